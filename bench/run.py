@@ -1,0 +1,156 @@
+"""Speed and memory benchmark: ``make bench``.
+
+Prints figures for the scanner next to baselines measured in the same run on
+the same machine, so the ratios hold on a noisy shared machine:
+
+- start-up: ``scan examples/<file>`` end to end, against
+  ``python -c "import sklearn.linear_model"``;
+- throughput and peak memory on the 738 real ICO whitepapers in
+  ``../shared/data/icobase`` and on short real descriptions, against a plain
+  scikit-learn Pipeline (word 1-2 and char_wb 2-5 TF-IDF, logistic
+  regression) calling ``predict_proba`` in one process.
+
+Each measurement runs in its own process so that peak memory (ru_maxrss) is
+that of the measured work alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+ICOBASE = SHARED / "icobase"
+SHORT_SETS = [SHARED / "dapps" / "dev.csv", SHARED / "defi-listings" / "dev.csv", SHARED / "tokens" / "dev.csv"]
+
+
+def _texts(kind: str) -> list[str]:
+    if kind == "whitepapers":
+        return [p.read_text(encoding="utf-8", errors="replace") for p in sorted(ICOBASE.rglob("*.txt"))]
+    import csv
+
+    texts: list[str] = []
+    for path in SHORT_SETS:
+        with open(path, encoding="utf-8", newline="") as handle:
+            texts += [row["text"] for row in csv.DictReader(handle)]
+    return texts
+
+
+def _worker(engine: str, kind: str) -> dict[str, float]:
+    texts = _texts(kind)
+    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    if engine == "scanner":
+        from scanner.registry import resolve_model
+        from scanner.scoring import score_text
+
+        model = resolve_model()
+        start = time.perf_counter()
+        for text in texts:
+            score_text(text, model)
+        elapsed = time.perf_counter() - start
+    else:
+        import csv
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion, Pipeline
+
+        with open(REPO / "data" / "corpus.csv", encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        pipeline = Pipeline(
+            [
+                (
+                    "tfidf",
+                    FeatureUnion(
+                        [
+                            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
+                            (
+                                "char",
+                                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+                            ),
+                        ]
+                    ),
+                ),
+                ("clf", LogisticRegression(max_iter=1000)),
+            ]
+        )
+        pipeline.fit([r["text"] for r in rows], [r["label"] != "legitimate" for r in rows])
+        start = time.perf_counter()
+        pipeline.predict_proba(texts)
+        elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"docs": len(texts), "mb": megabytes, "seconds": elapsed, "peak_mb": peak}
+
+
+def _run_worker(engine: str, kind: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", engine, "--kind", kind], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _time_command(command: list[str], repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _startup() -> None:
+    scan = shutil.which("scan", path=str(Path(sys.executable).parent)) or "scan"
+    example = REPO / "examples" / "golden-miner-pool.txt"
+    ours = _time_command([scan, str(example), "--format", "json"])
+    sklearn_import = _time_command([sys.executable, "-c", "import sklearn.linear_model"])
+    numpy_import = _time_command([sys.executable, "-c", "import numpy"])
+    print("== start-up (median of 7 runs) ==")
+    print(f"scan examples/{example.name}: {ours:.3f} s   (target: well under 0.5 s)")
+    print(
+        f"python -c 'import sklearn.linear_model': {sklearn_import:.3f} s   -> scan takes {ours / sklearn_import:.2f}x of it"
+    )
+    print(f"python -c 'import numpy': {numpy_import:.3f} s")
+
+
+def _throughput(kind: str) -> None:
+    if kind == "whitepapers" and not ICOBASE.is_dir():
+        print(f"== {kind}: skipped ({ICOBASE} not found) ==")
+        return
+    ours = _run_worker("scanner", kind)
+    base = _run_worker("baseline", kind)
+    print(f"== {kind}: {ours['docs']} documents, {ours['mb']:.1f} MB ==")
+    for name, row in (("scanner (numpy scorer, 1 process)", ours), ("baseline sklearn Pipeline.predict_proba", base)):
+        print(
+            f"{name:<42} {row['docs'] / row['seconds']:8.1f} docs/s {row['mb'] / row['seconds']:7.2f} MB/s "
+            f"peak {row['peak_mb']:6.0f} MB"
+        )
+    ratio = (ours["mb"] / ours["seconds"]) / (base["mb"] / base["seconds"])
+    print(f"speed-up over the baseline: {ratio:.1f}x MB/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker", choices=["scanner", "baseline"])
+    parser.add_argument("--kind", choices=["whitepapers", "short"], default="short")
+    parser.add_argument("--only", choices=["startup", "whitepapers", "short"])
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.kind)))
+        return
+    if args.only in (None, "startup"):
+        _startup()
+    for kind in ("whitepapers", "short"):
+        if args.only in (None, kind):
+            _throughput(kind)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""Named red-flag indicators that quote their evidence.
+
+The indicators themselves (ids, categories, severities, bilingual titles and
+patterns) live in ``indicators.toml`` beside this module so that a regulator
+can read and extend them without touching code. This module loads them and
+finds their hits in a text, each with the sentence that raised it and its
+character offsets in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from scanner.errors import ScannerError
+from scanner.normalize import Normalized, normalize
+from scanner.prefilter import PatternSet
+
+CATEGORIES = ("illegal_fundraising", "pseudo_innovation")
+SEVERITIES = ("low", "medium", "high")
+SEVERITY_WEIGHT = {"low": 0.5, "medium": 1.0, "high": 2.0}
+MAX_HITS_PER_INDICATOR = 3
+MAX_EVIDENCE_CHARS = 300
+
+# A sentence ends at terminal punctuation followed by a space (Latin), at
+# "!?;" next to a Chinese character (normalisation turns "！？；" into
+# these), at "。" or at a line break.
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|[!?;](?=[^\x00-\x7f])|(?<=[^\x00-\x7f])[!?;]|[。！？；]|\n")
+
+
+class IndicatorError(ScannerError):
+    """The indicator table is malformed."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One red-flag indicator as defined in the indicator table."""
+
+    id: str
+    category: str
+    severity: str
+    title_en: str
+    title_zh: str
+    description: str
+    patterns: tuple[re.Pattern[str], ...]
+    exclude: tuple[re.Pattern[str], ...]
+
+    def title(self, language: str) -> str:
+        """Return the title in ``language`` ("zh" gives Chinese, else English)."""
+        return self.title_zh if language == "zh" else self.title_en
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """One hit of an indicator: the evidence sentence and where it stands."""
+
+    id: str
+    category: str
+    severity: str
+    title: str
+    evidence: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the contract's red-flag record."""
+        return {
+            "id": self.id,
+            "category": self.category,
+            "severity": self.severity,
+            "title": self.title,
+            "evidence": self.evidence,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def _compile(pattern: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise IndicatorError(f"{where}: pattern {pattern!r} is not a valid regular expression ({exc}).") from exc
+
+
+def parse_indicators(table: dict[str, object], source: str = "indicators.toml") -> tuple[Indicator, ...]:
+    """Validate a parsed indicator table and compile its patterns.
+
+    Parameters
+    ----------
+    table : dict
+        The parsed TOML document, with a list ``indicator``.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    tuple of Indicator
+
+    Raises
+    ------
+    IndicatorError
+        When an entry lacks a field, repeats an id, or has an invalid value or pattern.
+    """
+    entries = table.get("indicator")
+    if not isinstance(entries, list) or not entries:
+        raise IndicatorError(f"{source}: no [[indicator]] entries found.")
+    seen: set[str] = set()
+    indicators = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{source} indicator #{number}"
+        if not isinstance(entry, dict):
+            raise IndicatorError(f"{where}: is not a table.")
+        for field in ("id", "category", "severity", "title_en", "title_zh"):
+            if not isinstance(entry.get(field), str) or not entry[field]:
+                raise IndicatorError(f"{where}: field '{field}' is missing or empty.")
+        ident = entry["id"]
+        where = f"{source} indicator {ident}"
+        if ident in seen:
+            raise IndicatorError(f"{where}: id repeated; ids must be unique.")
+        seen.add(ident)
+        if entry["category"] not in CATEGORIES:
+            raise IndicatorError(f"{where}: category {entry['category']!r} is not one of {', '.join(CATEGORIES)}.")
+        if entry["severity"] not in SEVERITIES:
+            raise IndicatorError(f"{where}: severity {entry['severity']!r} is not one of {', '.join(SEVERITIES)}.")
+        patterns = [*entry.get("patterns_en", []), *entry.get("patterns_zh", [])]
+        if not patterns:
+            raise IndicatorError(f"{where}: has no patterns_en or patterns_zh.")
+        indicators.append(
+            Indicator(
+                id=ident,
+                category=entry["category"],
+                severity=entry["severity"],
+                title_en=entry["title_en"],
+                title_zh=entry["title_zh"],
+                description=str(entry.get("description", "")),
+                patterns=tuple(_compile(p, where) for p in patterns),
+                exclude=tuple(_compile(p, where) for p in entry.get("exclude", [])),
+            )
+        )
+    return tuple(indicators)
+
+
+def load_indicators(path: str | Path | None = None) -> tuple[Indicator, ...]:
+    """Load the indicator table.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML file; by default the table shipped in the package.
+
+    Returns
+    -------
+    tuple of Indicator
+
+    Raises
+    ------
+    IndicatorError
+        When the file cannot be read or is malformed.
+    """
+    if path is None:
+        return _default_indicators()
+    try:
+        table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise IndicatorError(f"Cannot read indicator table {path}: {exc}.") from exc
+    return parse_indicators(table, str(path))
+
+
+@lru_cache(maxsize=1)
+def _default_indicators() -> tuple[Indicator, ...]:
+    text = resources.files("scanner").joinpath("indicators.toml").read_text(encoding="utf-8")
+    return parse_indicators(tomllib.loads(text))
+
+
+@lru_cache(maxsize=8)
+def _pattern_set(table: tuple[Indicator, ...]) -> tuple[PatternSet, tuple[int, ...]]:
+    """All patterns of a table behind one literal prefilter, and the indicator owning each."""
+    patterns = [pattern for indicator in table for pattern in indicator.patterns]
+    owners = tuple(i for i, indicator in enumerate(table) for _ in indicator.patterns)
+    return PatternSet(patterns), owners
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the bounds of the sentence around ``[start, end)``, capped in length."""
+    window = MAX_EVIDENCE_CHARS
+    lo = max(0, start - window)
+    left = lo
+    for match in _SENTENCE_END.finditer(text, lo, start):
+        left = match.end()
+    right_match = _SENTENCE_END.search(text, end, min(len(text), end + window))
+    right = right_match.end() if right_match else min(len(text), end + window)
+    # Keep the quote readable when a page has no punctuation (navigation noise).
+    if right - left > MAX_EVIDENCE_CHARS:
+        half = max(0, (MAX_EVIDENCE_CHARS - (end - start)) // 2)
+        left = max(left, start - half)
+        right = min(right, end + half)
+    while left < start and text[left].isspace():
+        left += 1
+    while right > end and text[right - 1].isspace():
+        right -= 1
+    return left, right
+
+
+def _lower_same_length(text: str) -> str:
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    # A few characters (e.g. "İ") grow when lowered; lower the rest one by one.
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
+def find_red_flags(
+    text: str,
+    *,
+    language: str = "en",
+    indicators: tuple[Indicator, ...] | None = None,
+    normalized: Normalized | None = None,
+) -> list[RedFlag]:
+    """Find the red-flag indicators that fire in a text.
+
+    Patterns are matched on the normalised, lower-cased text; evidence and
+    offsets refer to the original ``text``.
+
+    Parameters
+    ----------
+    text : str
+        The document text as read.
+    language : str
+        "zh" gives Chinese titles, anything else English ones.
+    indicators : tuple of Indicator, optional
+        The table to use; the shipped one by default.
+    normalized : Normalized, optional
+        ``normalize(text)`` when the caller has it already.
+
+    Returns
+    -------
+    list of RedFlag
+        In order of position in the text; at most three hits per indicator,
+        each from a different sentence.
+    """
+    table = indicators if indicators is not None else _default_indicators()
+    norm = normalized if normalized is not None else normalize(text)
+    haystack = _lower_same_length(norm.text)
+    patterns, owners = _pattern_set(table)
+    flags: list[tuple[int, RedFlag]] = []
+    sentences: dict[int, set[tuple[int, int]]] = {}
+    rejected: set[tuple[int, int, int]] = set()  # (indicator, start, end) cancelled by an exclude
+    for pattern_index, match in patterns.finditer(haystack):
+        owner = owners[pattern_index]
+        seen = sentences.setdefault(owner, set())
+        if len(seen) >= MAX_HITS_PER_INDICATOR or match.end() == match.start():
+            continue
+        bounds = _sentence_bounds(haystack, match.start(), match.end())
+        if bounds in seen or (owner, *bounds) in rejected:
+            continue
+        indicator = table[owner]
+        sentence = haystack[bounds[0] : bounds[1]]
+        if any(ex.search(sentence) for ex in indicator.exclude):
+            rejected.add((owner, *bounds))
+            continue
+        seen.add(bounds)
+        start, end = norm.to_original(*bounds)
+        flags.append(
+            (
+                start,
+                RedFlag(
+                    id=indicator.id,
+                    category=indicator.category,
+                    severity=indicator.severity,
+                    title=indicator.title(language),
+                    evidence=text[start:end],
+                    start=start,
+                    end=end,
+                ),
+            )
+        )
+    flags.sort(key=lambda item: (item[0], item[1].id))
+    return [flag for _, flag in flags]
+
+
+def indicator_features(flags: list[RedFlag], indicators: tuple[Indicator, ...]) -> list[float]:
+    """Turn red flags into the model's indicator features.
+
+    One value per indicator, ``log(1 + hits)``, then one per risk category,
+    ``log(1 + sum of severity weights)``. Hits are capped per indicator, so a
+    long document cannot pile up weight by repeating one phrase.
+
+    Parameters
+    ----------
+    flags : list of RedFlag
+        Output of :func:`find_red_flags`.
+    indicators : tuple of Indicator
+        The table, in the order of the model's columns.
+
+    Returns
+    -------
+    list of float
+        ``len(indicators) + len(CATEGORIES)`` values.
+    """
+    import math
+
+    hits: dict[str, int] = {}
+    weight = dict.fromkeys(CATEGORIES, 0.0)
+    for flag in flags:
+        hits[flag.id] = hits.get(flag.id, 0) + 1
+        weight[flag.category] += SEVERITY_WEIGHT[flag.severity]
+    values = [math.log1p(hits.get(indicator.id, 0)) for indicator in indicators]
+    values.extend(math.log1p(weight[category]) for category in CATEGORIES)
+    return values

@@ -1,0 +1,244 @@
+"""Fast multi-pattern matching: a literal prefilter in front of the indicator regexes.
+
+Running two hundred regular expressions over a 50-page whitepaper one after
+another costs seconds. Most patterns cannot match most documents: a pattern
+for "2% daily" needs the word "daily", a pattern for 保本 needs 保本. This
+module reads each pattern's syntax tree to find literals at least one of
+which every match must contain, finds all of them in one Aho-Corasick pass
+(pyahocorasick), and runs a pattern only in windows around the places where
+its literals occur. Matches are the same as a full scan's (the windows are
+wider than the longest possible match); patterns with no usable literal are
+run over the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+try:  # pyahocorasick is a dependency; without it every pattern is run in full.
+    import ahocorasick
+except ImportError:  # pragma: no cover - exercised only on broken installs
+    ahocorasick = None
+
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+MIN_LITERAL = 3
+MAX_ALTERNATIVES = 64
+MAX_UNION = 256
+UNBOUNDED_WIDTH = 400  # matches longer than this are not expected from sentence-bounded patterns
+LOOKAROUND_MARGIN = 64  # room for look-behind / look-ahead checks at a window's edges
+
+_Requirement = frozenset[str] | None
+
+
+def _best(options: list[frozenset[str]]) -> _Requirement:
+    """Pick the most selective requirement: longest shortest literal, then fewest alternatives."""
+    usable = [o for o in options if o and all(map(_selective, o)) and len(o) <= MAX_UNION]
+    if not usable:
+        return None
+    return max(usable, key=lambda o: (min(map(_weight, o)), -len(o)))
+
+
+def _weight(literal: str) -> int:
+    # A Chinese character narrows a search about as much as two Latin letters.
+    return sum(1 if char.isascii() else 2 for char in literal)
+
+
+def _selective(literal: str) -> bool:
+    return _weight(literal) >= MIN_LITERAL + 1 or (len(literal) >= MIN_LITERAL and literal.isascii())
+
+
+def _exact(op: object, av: object) -> frozenset[str] | None:
+    """The finite set of strings one element can match, or None (zero-width elements give {""})."""
+    if op is sre_constants.LITERAL:
+        return frozenset({chr(av)})  # type: ignore[arg-type]
+    if op in (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+        return frozenset({""})  # zero-width: a superset condition stays true without it
+    if op is sre_constants.SUBPATTERN:
+        return _exact_sequence(av[-1])  # type: ignore[index]
+    if op is sre_constants.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:  # type: ignore[index]
+            part = _exact_sequence(branch)
+            if part is None:
+                return None
+            union |= part
+        return frozenset(union) if len(union) <= MAX_ALTERNATIVES else None
+    if op is sre_constants.IN:
+        chars = [chr(v) for kind, v in av if kind is sre_constants.LITERAL]  # type: ignore[union-attr]
+        if len(chars) == len(av) and len(chars) <= 12:  # type: ignore[arg-type]
+            return frozenset(chars)
+        return None
+    if op is sre_constants.MAX_REPEAT or op is sre_constants.MIN_REPEAT:
+        low, high, sub = av  # type: ignore[misc]
+        if high > 2:
+            return None
+        inner = _exact_sequence(sub)
+        if inner is None:
+            return None
+        result = {""} if low == 0 else set()
+        result |= {a + b for a in inner for b in (inner if high == 2 else {""})} if high >= 1 else set()
+        if low == 2:
+            result = {a + b for a in inner for b in inner}
+        return frozenset(result) if len(result) <= MAX_ALTERNATIVES else None
+    return None
+
+
+def _exact_sequence(items: Sequence[tuple[object, object]]) -> frozenset[str] | None:
+    product: frozenset[str] = frozenset({""})
+    for op, av in items:
+        part = _exact(op, av)
+        if part is None:
+            return None
+        product = frozenset(a + b for a in product for b in part)
+        if len(product) > MAX_ALTERNATIVES:
+            return None
+    return product
+
+
+def _sequence(items: Sequence[tuple[object, object]]) -> _Requirement:
+    options: list[frozenset[str]] = []
+    run: frozenset[str] = frozenset({""})
+    for op, av in items:
+        part = _exact(op, av)
+        if part is not None:
+            joined = frozenset(a + b for a in run for b in part)
+            if len(joined) <= MAX_ALTERNATIVES:
+                run = joined
+                continue
+            options.append(run)  # the run so far is required; start again here
+            run = part
+            continue
+        options.append(run)
+        run = frozenset({""})
+        if op is sre_constants.SUBPATTERN:
+            requirement = _sequence(av[-1])  # type: ignore[index]
+        elif op is sre_constants.BRANCH:
+            requirement = _branch(av[1])  # type: ignore[index]
+        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+            low, _high, sub = av  # type: ignore[misc]
+            requirement = _sequence(sub) if low >= 1 else None
+        else:  # classes, anchors, lookarounds, backreferences: no literal
+            requirement = None
+        if requirement:
+            options.append(requirement)
+    options.append(run)
+    return _best(options)
+
+
+def _branch(branches: Sequence[Sequence[tuple[object, object]]]) -> _Requirement:
+    union: set[str] = set()
+    for branch in branches:
+        requirement = _sequence(branch)
+        if requirement is None:
+            return None
+        union |= requirement
+    return frozenset(union) if len(union) <= MAX_UNION else None
+
+
+def analyze(pattern: re.Pattern[str]) -> tuple[frozenset[str] | None, int]:
+    """Return the literals every match of ``pattern`` contains (one at least) and its widest match.
+
+    Parameters
+    ----------
+    pattern : re.Pattern
+        A compiled pattern without the IGNORECASE flag.
+
+    Returns
+    -------
+    (literals, width) : tuple
+        ``literals`` is None when no selective literal is required (e.g. two
+        Latin letters are not); ``width`` is capped at ``UNBOUNDED_WIDTH``.
+    """
+    try:
+        tree = sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # a pattern re compiled but the parser rejects: be safe
+        return None, UNBOUNDED_WIDTH
+    width = min(int(tree.getwidth()[1]), UNBOUNDED_WIDTH)
+    if pattern.flags & re.IGNORECASE:
+        return None, width
+    return _sequence(list(tree)), width
+
+
+def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Return literals of which every match of ``pattern`` contains at least one (see :func:`analyze`)."""
+    return analyze(pattern)[0]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    pattern: re.Pattern[str]
+    literals: frozenset[str] | None
+    width: int
+
+
+class PatternSet:
+    """A list of patterns matched together with a shared literal prefilter.
+
+    Parameters
+    ----------
+    patterns : sequence of re.Pattern
+        The patterns, addressed by their index in this sequence.
+    """
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        self._entries = [_Entry(p, *analyze(p)) for p in patterns]
+        self._automaton = None
+        if ahocorasick is not None:
+            owners: dict[str, list[int]] = {}
+            for index, entry in enumerate(self._entries):
+                for literal in entry.literals or ():
+                    owners.setdefault(literal, []).append(index)
+            if owners:
+                automaton = ahocorasick.Automaton()
+                for literal, indexes in owners.items():
+                    automaton.add_word(literal, (len(literal), tuple(indexes)))
+                automaton.make_automaton()
+                self._automaton = automaton
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def prefiltered(self) -> int:
+        """How many patterns have a literal prefilter."""
+        return sum(e.literals is not None for e in self._entries) if self._automaton is not None else 0
+
+    def finditer(self, text: str) -> Iterator[tuple[int, re.Match[str]]]:
+        """Yield ``(pattern index, match)`` for every match of every pattern.
+
+        Matches of one pattern come in text order; patterns in index order.
+        """
+        hits: dict[int, list[int]] = {}
+        if self._automaton is not None:
+            for end, (length, indexes) in self._automaton.iter(text):
+                start = end - length + 1
+                for index in indexes:
+                    hits.setdefault(index, []).append(start)
+        for index, entry in enumerate(self._entries):
+            if entry.literals is None or self._automaton is None:
+                yield from ((index, m) for m in entry.pattern.finditer(text))
+                continue
+            starts = hits.get(index)
+            if not starts:
+                continue
+            yield from ((index, m) for m in self._windowed(entry, text, starts))
+
+    @staticmethod
+    def _windowed(entry: _Entry, text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+        margin = entry.width + LOOKAROUND_MARGIN
+        windows: list[list[int]] = []
+        for start in sorted(starts):
+            lo, hi = max(0, start - margin), min(len(text), start + margin + 1)
+            if windows and lo <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], hi)
+            else:
+                windows.append([lo, hi])
+        last_end = -1
+        for lo, hi in windows:
+            for match in entry.pattern.finditer(text, max(lo, last_end), hi):
+                if match.end() > match.start() or match.start() > last_end:
+                    last_end = match.end()
+                    yield match

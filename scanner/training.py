@@ -1,0 +1,395 @@
+"""Training: hashed tf-idf and red-flag features into calibrated linear heads.
+
+The pipeline (all scikit-learn compatible, so it can be cross-validated and
+compared with the numpy scorer):
+
+1. :class:`HashedCounts` turns texts into hashed n-gram counts plus the
+   red-flag indicator features (shared code with scoring);
+2. :class:`TfidfWeights` keeps buckets seen in at least ``min_df``
+   documents, applies sublinear tf, smooth idf and L2 normalisation, and
+   appends the scaled indicator features;
+3. :class:`CalibratedLinear`: a logistic regression whose decision values are
+   calibrated by Platt scaling fitted on out-of-fold decisions (what
+   ``CalibratedClassifierCV(method="sigmoid", ensemble=False)`` does).
+
+Level thresholds are chosen on out-of-fold calibrated probabilities for the
+target false-positive rates and stored in the model with the validation
+metrics. The category head is a second logistic regression fitted on the
+risky documents only.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+
+from scanner.datasets import LabelledData
+from scanner.errors import DataError
+from scanner.features import FeatureConfig, hash_counts, prepare_text
+from scanner.indicators import CATEGORIES, Indicator, find_red_flags, indicator_features, parse_indicators
+from scanner.metrics import binary_metrics, choose_threshold
+from scanner.model import save_model
+from scanner.normalize import normalize
+from scanner.scoring import detect_language
+
+TARGET_FPR = {"high": 0.02, "medium": 0.10}
+N_FOLDS = 5
+SEED = 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of a training run (recorded in the manifest)."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    min_df: int = 2
+    max_df: float = 1.0
+    indicator_scale: float = 0.5
+    risk_c: float = 4.0
+    category_c: float = 4.0
+    folds: int = N_FOLDS
+    group_folds: bool = True
+    seed: int = SEED
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "min_df": self.min_df,
+            "max_df": self.max_df,
+            "indicator_scale": self.indicator_scale,
+            "risk_c": self.risk_c,
+            "category_c": self.category_c,
+            "folds": self.folds,
+            "group_folds": self.group_folds,
+            "seed": self.seed,
+        }
+
+
+def default_indicator_table() -> str:
+    """Return the text of the indicator table shipped in the package."""
+    return resources.files("scanner").joinpath("indicators.toml").read_text(encoding="utf-8")
+
+
+class HashedCounts(TransformerMixin, BaseEstimator):
+    """Texts to a sparse matrix: hashed n-gram counts, then indicator features.
+
+    Stateless: the columns are the ``2**hash_bits`` buckets followed by the
+    indicator features of :func:`scanner.indicators.indicator_features`.
+    """
+
+    def __init__(self, config: FeatureConfig | None = None, indicators: tuple[Indicator, ...] = ()) -> None:
+        self.config = config
+        self.indicators = indicators
+
+    def fit(self, texts: list[str], y: Any = None) -> HashedCounts:
+        """Nothing to learn."""
+        return self
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """Featurise ``texts``."""
+        config = self.config or FeatureConfig()
+        n_extra = len(self.indicators) + len(CATEGORIES)
+        indptr = [0]
+        indices: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        for text in texts:
+            normalized = normalize(text)
+            flags = find_red_flags(
+                text, language=detect_language(normalized.text), indicators=self.indicators, normalized=normalized
+            )
+            buckets, counts = hash_counts(prepare_text(normalized.text), config)
+            extra = np.asarray(indicator_features(flags, self.indicators), dtype=np.float64)
+            nonzero = np.flatnonzero(extra)
+            indices.append(np.concatenate([buckets, config.n_buckets + nonzero]))
+            data.append(np.concatenate([counts, extra[nonzero]]))
+            indptr.append(indptr[-1] + len(indices[-1]))
+        return sp.csr_matrix(
+            (
+                np.concatenate(data) if data else np.zeros(0),
+                np.concatenate(indices) if indices else np.zeros(0, int),
+                indptr,
+            ),
+            shape=(len(texts), config.n_buckets + n_extra),
+        )
+
+
+class TfidfWeights(TransformerMixin, BaseEstimator):
+    """Select frequent buckets, weight them by tf-idf and append the indicator features."""
+
+    def __init__(
+        self, n_buckets: int = 1 << 22, min_df: int = 2, indicator_scale: float = 0.5, max_df: float = 1.0
+    ) -> None:
+        self.n_buckets = n_buckets
+        self.min_df = min_df
+        self.indicator_scale = indicator_scale
+        self.max_df = max_df
+
+    def fit(self, counts: sp.csr_matrix, y: Any = None) -> TfidfWeights:
+        """Learn the kept buckets and their idf."""
+        text_part = counts[:, : self.n_buckets].tocsc()
+        df = np.diff(text_part.indptr)
+        n = counts.shape[0]
+        self.buckets_ = np.flatnonzero((df >= self.min_df) & (df <= self.max_df * n)).astype(np.int64)
+        self.idf_ = np.log((1.0 + n) / (1.0 + df[self.buckets_])) + 1.0
+        return self
+
+    def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Weight ``counts`` as the numpy scorer does."""
+        counts = sp.csr_matrix(counts)
+        text_part = counts[:, self.buckets_].tocsr()
+        text_part.data = (1.0 + np.log(text_part.data)) * self.idf_[text_part.indices]
+        norms = np.sqrt(np.asarray(text_part.multiply(text_part).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        text_part = sp.diags(1.0 / norms) @ text_part
+        extra = counts[:, self.n_buckets :] * self.indicator_scale
+        return sp.hstack([text_part, extra], format="csr")
+
+
+class CalibratedLinear(ClassifierMixin, BaseEstimator):
+    """Logistic regression with Platt scaling fitted on out-of-fold decisions."""
+
+    def __init__(self, c: float = 4.0, folds: int = N_FOLDS, seed: int = SEED) -> None:
+        self.c = c
+        self.folds = folds
+        self.seed = seed
+
+    def _linear(self) -> LogisticRegression:
+        return LogisticRegression(C=self.c, class_weight="balanced", max_iter=2000, tol=1e-6, solver="lbfgs")
+
+    def fit(self, features: sp.csr_matrix, y: np.ndarray) -> CalibratedLinear:
+        """Fit the linear model and its calibration."""
+        y = np.asarray(y).astype(int)
+        self.classes_ = np.array([0, 1])
+        oof = np.zeros(len(y))
+        splitter = StratifiedKFold(
+            n_splits=min(self.folds, int(np.bincount(y).min())), shuffle=True, random_state=self.seed
+        )
+        for train, test in splitter.split(np.zeros(len(y)), y):
+            oof[test] = self._linear().fit(features[train], y[train]).decision_function(features[test])
+        self.platt_ = fit_platt(oof, y)
+        self.linear_ = self._linear().fit(features, y)
+        return self
+
+    def decision_function(self, features: sp.csr_matrix) -> np.ndarray:
+        """Uncalibrated decision values."""
+        return self.linear_.decision_function(features)
+
+    def predict_proba(self, features: sp.csr_matrix) -> np.ndarray:
+        """Calibrated probabilities of [legitimate, risky]."""
+        risky = _platt_apply(self.platt_, self.decision_function(features))
+        return np.column_stack([1.0 - risky, risky])
+
+    def predict(self, features: sp.csr_matrix) -> np.ndarray:
+        """1 for risky, 0 for legitimate."""
+        return (self.predict_proba(features)[:, 1] >= 0.5).astype(int)
+
+
+def fit_platt(decisions: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fit Platt scaling ``p = sigmoid(a * decision + b)``; return ``[a, b]``."""
+    platt = LogisticRegression(C=1e6, max_iter=1000, tol=1e-8).fit(decisions.reshape(-1, 1), y)
+    return np.array([float(platt.coef_[0, 0]), float(platt.intercept_[0])])
+
+
+def _platt_apply(platt: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    z = platt[0] * decisions + platt[1]
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class TrainedModel:
+    """The fitted pieces, before they are written as a model folder."""
+
+    pipeline: Pipeline
+    category: LogisticRegression
+    thresholds: dict[str, float]
+    metrics: dict[str, Any]
+    oof_probability: np.ndarray
+    indicator_toml: str
+    config: TrainConfig
+
+
+def featurize(texts: list[str], config: FeatureConfig, indicators: tuple[Indicator, ...]) -> sp.csr_matrix:
+    """Hashed counts and indicator features of ``texts`` (see :class:`HashedCounts`)."""
+    return HashedCounts(config, indicators).transform(texts)
+
+
+def _folds(data: LabelledData, y: np.ndarray, config: TrainConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds; grouped by genre (or source) when the data says, else stratified.
+
+    Holding out whole genres makes the out-of-fold probabilities, and so the
+    calibration and the level thresholds, reflect documents unlike the ones
+    trained on, which is what the scanner meets in the field.
+    """
+    groups = [g or "" for g in data.groups] if data.groups else []
+    if config.group_folds and len(set(groups) - {""}) >= config.folds:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        splitter = StratifiedGroupKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+        return list(splitter.split(np.zeros(len(y)), y, groups))
+    plain = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    return list(plain.split(np.zeros(len(y)), y))
+
+
+def _progress(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def fit_model(
+    data: LabelledData,
+    config: TrainConfig | None = None,
+    *,
+    indicator_toml: str | None = None,
+    counts: sp.csr_matrix | None = None,
+    quiet: bool = True,
+) -> TrainedModel:
+    """Fit the risk and category heads, thresholds and validation metrics.
+
+    Parameters
+    ----------
+    data : LabelledData
+        At least ``folds`` documents of each of legitimate and risky.
+    config : TrainConfig, optional
+    indicator_toml : str, optional
+        Indicator table text; the shipped one by default.
+    counts : scipy.sparse.csr_matrix, optional
+        Precomputed :func:`featurize` output for ``data.texts`` (saves time
+        when the same texts are fitted several times).
+    quiet : bool
+        No progress lines on stderr.
+
+    Returns
+    -------
+    TrainedModel
+
+    Raises
+    ------
+    DataError
+        When a class has too few documents to cross-validate.
+    """
+    import tomllib
+
+    config = config or TrainConfig()
+    indicator_toml = indicator_toml or default_indicator_table()
+    indicators = parse_indicators(tomllib.loads(indicator_toml))
+    y = np.array([label != "legitimate" for label in data.labels], dtype=int)
+    n_risky, n_legit = int(y.sum()), int(len(y) - y.sum())
+    if min(n_risky, n_legit) < config.folds:
+        raise DataError(
+            f"Training needs at least {config.folds} legitimate and {config.folds} risky documents; "
+            f"got {n_legit} legitimate and {n_risky} risky. Add labelled documents."
+        )
+    if counts is None:
+        _progress(f"Featurising {len(data)} documents…", quiet)
+        counts = featurize(data.texts, config.features, indicators)
+
+    # Out-of-fold calibrated probabilities: honest figures for the thresholds
+    # and the manifest (the tf-idf vocabulary is refitted inside each fold).
+    _progress(f"Cross-validating ({config.folds} folds)…", quiet)
+    oof = np.zeros(len(y))
+    for train, test in _folds(data, y, config):
+        fold = Pipeline(
+            [
+                (
+                    "tfidf",
+                    TfidfWeights(config.features.n_buckets, config.min_df, config.indicator_scale, config.max_df),
+                ),
+                ("linear", LogisticRegression(C=config.risk_c, class_weight="balanced", max_iter=2000, tol=1e-6)),
+            ]
+        ).fit(counts[train], y[train])
+        oof[test] = fold.decision_function(counts[test])
+    platt = fit_platt(oof, y)
+    oof_probability = _platt_apply(platt, oof)
+    thresholds = {level: choose_threshold(oof_probability, y, fpr) for level, fpr in TARGET_FPR.items()}
+    if thresholds["medium"] > thresholds["high"]:
+        thresholds["medium"] = thresholds["high"]
+
+    _progress("Fitting the final model…", quiet)
+    tfidf = TfidfWeights(config.features.n_buckets, config.min_df, config.indicator_scale, config.max_df).fit(counts)
+    weighted = tfidf.transform(counts)
+    linear = LogisticRegression(C=config.risk_c, class_weight="balanced", max_iter=2000, tol=1e-6).fit(weighted, y)
+    head = CalibratedLinear(config.risk_c, config.folds, config.seed)
+    head.classes_ = np.array([0, 1])
+    head.linear_ = linear
+    head.platt_ = platt
+    pipeline = Pipeline([("counts", HashedCounts(config.features, indicators)), ("tfidf", tfidf), ("risk", head)])
+
+    risky = np.flatnonzero(y == 1)
+    y_category = np.array([data.labels[i] == "illegal_fundraising" for i in risky], dtype=int)
+    if len(set(y_category.tolist())) < 2:
+        raise DataError("Training needs both illegal_fundraising and pseudo_innovation examples for the category head.")
+    category = LogisticRegression(C=config.category_c, class_weight="balanced", max_iter=2000, tol=1e-6)
+    category.fit(weighted[risky], y_category)
+
+    metrics = binary_metrics(y, oof_probability, thresholds)
+    metrics["category_accuracy_in_sample"] = float((category.predict(weighted[risky]) == y_category).mean())
+    metrics["n"] = len(y)
+    if any(data.groups):
+        metrics["by_group"] = {}
+        groups = np.array([g or "" for g in data.groups])
+        for group in sorted(set(groups.tolist()) - {""}):
+            chosen = groups == group
+            if 0 < y[chosen].sum() < chosen.sum():
+                metrics["by_group"][group] = binary_metrics(y[chosen], oof_probability[chosen], thresholds)
+    return TrainedModel(pipeline, category, thresholds, metrics, oof_probability, indicator_toml, config)
+
+
+def write_model(
+    trained: TrainedModel,
+    data: LabelledData,
+    folder: str | Path,
+    *,
+    name: str = "model",
+    version: str = "1.0.0",
+    created: str | None = None,
+    sources: list[str] | None = None,
+) -> Path:
+    """Write a :class:`TrainedModel` as a model folder (see :mod:`scanner.model`).
+
+    Parameters
+    ----------
+    created : str, optional
+        ISO timestamp recorded as the training time; now by default (pass a
+        fixed value for byte-identical rebuilds).
+    """
+    tfidf: TfidfWeights = trained.pipeline.named_steps["tfidf"]
+    head: CalibratedLinear = trained.pipeline.named_steps["risk"]
+    features = {"buckets": tfidf.buckets_.astype(np.int64), "idf": tfidf.idf_.astype(np.float64)}
+    classifier = {
+        "risk_coef": head.linear_.coef_[0].astype(np.float64),
+        "risk_intercept": np.array(float(head.linear_.intercept_[0])),
+        "platt": head.platt_.astype(np.float64),
+        "category_coef": trained.category.coef_[0].astype(np.float64),
+        "category_intercept": np.array(float(trained.category.intercept_[0])),
+    }
+    manifest = {
+        "name": name,
+        "version": version,
+        "created": created or _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        "training": {
+            "data_sha256": data.sha256,
+            "n": len(data),
+            "counts": data.counts(),
+            "sources": sources or [],
+        },
+        "features": trained.config.features.to_dict(),
+        "train_config": trained.config.to_dict(),
+        "indicator_scale": trained.config.indicator_scale,
+        "indicators_sha256": hashlib.sha256(trained.indicator_toml.encode()).hexdigest(),
+        "thresholds": trained.thresholds,
+        "target_fpr": TARGET_FPR,
+        "metrics": trained.metrics,
+    }
+    return save_model(folder, manifest, features, classifier, trained.indicator_toml)

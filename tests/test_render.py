@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from scanner.indicators import RedFlag
+from scanner.render import RenderError, ResultWriter, flatten, format_for_path, render_card, render_string
+from scanner.scoring import Result, Term
+
+RESULT = Result(
+    id="filings/acme.txt",
+    sha256="ab" * 32,
+    risk_score=87.5,
+    risk_level="high",
+    category="illegal_fundraising",
+    category_scores={"illegal_fundraising": 0.91, "pseudo_innovation": 0.09},
+    red_flags=(
+        RedFlag(
+            "FIXED_RETURN",
+            "illegal_fundraising",
+            "high",
+            "Promises a fixed periodic return",
+            "Earn 2% daily; forever.",
+            10,
+            33,
+        ),
+    ),
+    top_terms=(Term("daily return", 0.82), Term("referral", 0.4)),
+    language="en",
+    model="default@1.0.0",
+)
+
+
+def test_jsonl_is_the_contract_record() -> None:
+    record = json.loads(render_string([RESULT], "jsonl"))
+    assert record["red_flags"][0]["evidence"] == "Earn 2% daily; forever."
+    assert record["top_terms"] == [{"term": "daily return", "weight": 0.82}, {"term": "referral", "weight": 0.4}]
+
+
+def test_csv_joins_lists_with_semicolons() -> None:
+    row = next(csv.DictReader(io.StringIO(render_string([RESULT, RESULT], "csv"))))
+    assert row["red_flags"] == "FIXED_RETURN"
+    assert row["top_terms"] == "daily return (0.820); referral (0.400)"
+    assert row["category_scores"] == "illegal_fundraising=0.91; pseudo_innovation=0.09"
+    assert row["evidence"] == "FIXED_RETURN: Earn 2% daily; forever."
+
+
+def test_card_shows_score_flags_and_evidence() -> None:
+    card = render_card(RESULT)
+    assert "87.5" in card and "HIGH" in card and "FIXED_RETURN" in card and '"Earn 2% daily; forever."' in card
+    assert "not a verdict" in card
+
+
+def test_flatten_keeps_extra_columns_last() -> None:
+    flat = flatten({**RESULT.to_dict(), "region": "north"})
+    assert list(flat)[-1] == "region"
+
+
+def test_format_for_path() -> None:
+    assert format_for_path("x.XLSX") == "xlsx"
+    with pytest.raises(RenderError, match="Cannot tell the output format"):
+        format_for_path("x.yaml")
+
+
+def test_binary_formats_need_a_file() -> None:
+    with pytest.raises(RenderError, match="needs a file"), ResultWriter("xlsx", stream=io.StringIO()) as writer:
+        writer.write(RESULT.to_dict(), RESULT)
