@@ -73,53 +73,155 @@ def score(
         str | None, typer.Option("--text-column", help="Column holding the text in a table.")
     ] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="Column holding the id in a table.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Processes to score in (default: all cores).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Carry on an interrupted run into the same --out file.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0, help="Seconds allowed per document (0: no limit).")
+    ] = 120.0,
+    near_duplicates: Annotated[
+        float, typer.Option("--near-duplicate-threshold", min=0, max=1, help="Similarity that counts as a near-copy.")
+    ] = 0.8,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any document could not be scored.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
     no_explain: Annotated[bool, typer.Option("--no-explain", help="Skip naming the top terms (faster).")] = False,
 ) -> None:
     """Score filings: a risk score, level, category and the sentences that raised it.
 
-    Example: scan filings/acme.pdf --format json
+    Example: scan filings/ --out results.csv
     """
-    from scanner.batch import iter_jobs, score_jobs
+    from scanner.batch import default_workers, plan_jobs
     from scanner.registry import resolve_model
-    from scanner.render import ResultWriter, format_for_path
+    from scanner.render import format_for_path
 
     try:
         loaded = resolve_model(model)
         fmt = format_for_path(out) if out else (output_format.value if output_format else "card")
-        single = (
-            len(paths) == 1
-            and paths[0] != "-"
-            and Path(paths[0]).suffix.lower() not in (".csv", ".xlsx", ".jsonl", ".parquet")
+        if resume and out is None:
+            raise typer.BadParameter("--resume needs --out FILE (the output to carry on).")
+        planned = plan_jobs(paths, text_column=text_column, id_column=id_column)
+        single = len(paths) == 1 and len(planned) == 1 and planned[0].path is not None and planned[0].id == paths[0]
+        summary, reached = _run_scan(
+            planned,
+            loaded,
+            fmt=fmt,
+            out=out,
+            resume=resume,
+            single=single,
+            fail_on=fail_on.value if fail_on else None,
+            quiet=quiet,
+            workers=jobs or default_workers(),
+            options={"explain": not no_explain, "timeout": timeout or None},
+            near_threshold=near_duplicates,
         )
-        single = single and not Path(paths[0]).is_dir()
-        levels = {"low": 0, "medium": 1, "high": 2}
-        reached = False
-        errors = 0
-        count = 0
-        jobs = iter_jobs(paths, text_column=text_column, id_column=id_column)
-        with ResultWriter(fmt, stream=None if out else sys.stdout, path=out) as writer:
-            for job, result in score_jobs(jobs, loaded, explain=not no_explain):
-                count += 1
-                if result.error:
-                    errors += 1
-                    if single:
-                        raise _fail(f"Error: {result.error}")
-                    typer.echo(f"warning: {result.error}", err=True)
-                record = result.to_dict()
-                record.update({k: v for k, v in job.extra.items() if k not in record})
-                writer.write(record, result)
-                if fail_on and result.risk_level and levels[result.risk_level] >= levels[fail_on.value]:
-                    reached = True
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
-    if not quiet and count > 1:
-        typer.echo(f"{count} documents scored, {errors} could not be read.", err=True)
-    if strict and errors:
-        raise _fail(f"{errors} document(s) could not be scored (--strict).")
+    except KeyboardInterrupt:
+        hint = " Run the same command with --resume to carry on." if out else ""
+        raise _fail(f"Interrupted.{hint}") from None
+    if not quiet and summary.documents > 1:
+        for line in summary.lines():
+            typer.echo(line, err=True)
+    if strict and summary.errors:
+        raise _fail(f"{summary.errors} document(s) could not be scored (--strict).")
     if reached:
         raise typer.Exit(EXIT_FAIL_ON)
+
+
+def _run_scan(
+    planned: list[Any],
+    loaded: Any,
+    *,
+    fmt: str,
+    out: Path | None,
+    resume: bool,
+    single: bool,
+    fail_on: str | None,
+    quiet: bool,
+    workers: int,
+    options: dict[str, Any],
+    near_threshold: float,
+) -> tuple[Any, bool]:
+    """Wire a batch to its output, checkpoint and progress display; return (summary, fail-on reached)."""
+    from scanner.batch import STREAMED_FORMATS, Checkpoint, run_batch
+    from scanner.render import ResultWriter, finish_journal
+
+    levels = {"low": 0, "medium": 1, "high": 2}
+    state = {"reached": False}
+    checkpoint = None
+    done: list[dict[str, Any]] = []
+    if out is not None:
+        target = out if fmt in STREAMED_FORMATS else out.with_name(out.name + ".journal.jsonl")
+        checkpoint = Checkpoint(out.with_name(out.name + ".progress"))
+        done = checkpoint.read() if resume else []
+        if done and target.is_file() and target.stat().st_size >= done[-1]["end"]:
+            with open(target, "r+b") as handle:
+                handle.truncate(done[-1]["end"])  # drop a row torn by the interruption
+        else:
+            done = []
+        checkpoint.open(keep=len(done))
+        writer = ResultWriter(fmt if fmt in STREAMED_FORMATS else "jsonl", path=target, append=bool(done))
+    else:
+        writer = ResultWriter(fmt, stream=sys.stdout)
+
+    progress = None
+    if not quiet and sys.stderr.isatty() and len(planned) > 1:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} docs/s"),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        task = progress.add_task("scan", total=len(planned), completed=len(done), rate="-")
+        progress.start()
+
+    def write(record: dict[str, Any], result: Any) -> int | None:
+        if result.error:
+            if single:
+                raise _fail(f"Error: {result.error}")
+            if not quiet:
+                typer.echo(f"warning: {result.error}", err=True)
+        if fail_on and result.risk_level and levels[result.risk_level] >= levels[fail_on]:
+            state["reached"] = True
+        writer.write(record, result)
+        return writer.tell()
+
+    def tick(result: Any) -> None:
+        if progress is not None:
+            elapsed = progress.tasks[0].elapsed or 0.0
+            done_now = progress.tasks[0].completed + 1 - len(done)
+            progress.update(task, advance=1, rate=f"{done_now / elapsed:.1f}" if elapsed > 0 else "-")
+
+    finished = False
+    try:
+        with writer:
+            summary = run_batch(
+                planned,
+                loaded,
+                write,
+                workers=workers,
+                checkpoint=checkpoint,
+                done=done,
+                near_threshold=near_threshold,
+                on_result=tick,
+                **options,
+            )
+        if out is not None and fmt not in STREAMED_FORMATS:
+            finish_journal(out.with_name(out.name + ".journal.jsonl"), fmt, out)
+        finished = True
+    finally:
+        if progress is not None:
+            progress.stop()
+        if checkpoint is not None:
+            checkpoint.close(remove=finished)
+    return summary, state["reached"]
 
 
 app.command("score")(score)
@@ -194,6 +296,31 @@ def evaluate(
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
     _print_metrics(report.metrics, as_json)
+
+
+@app.command("report")
+def report(
+    results: Annotated[Path, typer.Argument(help="scan output: .jsonl, .json or .csv")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")],
+    title: Annotated[str, typer.Option(help="The page title.")] = "crypto-risk-scanner report",
+) -> None:
+    """Write one self-contained HTML page for reviewers from scan results.
+
+    Example: scanner report results.jsonl --out report.html
+    """
+    from scanner.report import read_results, render_report
+
+    try:
+        records = read_results(results)
+        html = render_report(records, title=title)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    except OSError as exc:
+        raise _fail(f"Error: cannot write {out} ({exc.strerror}).") from None
+    typer.echo(f"{len(records)} filings written to {out}", err=True)
 
 
 @app.command("indicators")

@@ -41,7 +41,10 @@ def evaluate_model(model: Model, data: LabelledData, *, explain: bool = False) -
         ``thresholds``, the figures at each level and, when the data has a
         ``source`` or ``genre`` column, the same per group.
     """
-    results = [score_text(text, model, doc_id=ident, explain=explain) for ident, text in zip(data.ids, data.texts, strict=False)]
+    results = [
+        score_text(text, model, doc_id=ident, explain=explain)
+        for ident, text in zip(data.ids, data.texts, strict=False)
+    ]
     probability = np.array([r.probability for r in results], dtype=np.float64)
     y = np.array([label != "legitimate" for label in data.labels], dtype=int)
     metrics = binary_metrics(y, probability, model.thresholds)

@@ -170,6 +170,10 @@ class ResultWriter:
         else:
             self._buffer.append(record)
 
+    def tell(self) -> int | None:
+        """Bytes written to the output file so far (None when writing to a stream)."""
+        return self._own.tell() if self._own is not None else None
+
     def __exit__(self, *exc_info: object) -> None:
         try:
             if self.fmt in ("json", "xlsx", "parquet", "html"):
@@ -210,6 +214,18 @@ class ResultWriter:
         else:
             frame.to_parquet(tmp, index=False)
         tmp.replace(self.path)
+
+
+def finish_journal(journal: Path, fmt: str, path: Path) -> int:
+    """Render a batch's journal (JSONL records) into its final format at ``path``, then remove it."""
+    count = 0
+    with ResultWriter(fmt, path=path) as writer, open(journal, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                writer.write(json.loads(line))
+                count += 1
+    journal.unlink()
+    return count
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

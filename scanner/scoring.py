@@ -9,6 +9,7 @@ and the n-grams that weighed most.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -190,30 +191,45 @@ def score_text(
     sha256 : str, optional
         Hex digest of the document's bytes; by default that of the UTF-8 text.
     explain : bool
-        Name the top terms (costs a second pass over the text).
+        Name the top terms.
 
     Returns
     -------
     Result
+    """
+    return analyze_text(text, model, doc_id=doc_id, sha256=sha256, explain=explain)[0]
+
+
+def analyze_text(
+    text: str,
+    model: Model | None = None,
+    *,
+    doc_id: str = "-",
+    sha256: str | None = None,
+    explain: bool = True,
+) -> tuple[Result, str]:
+    """Score one text and also return its prepared form (see :func:`score_text`).
+
+    The prepared text (normalised, lower-cased, white space collapsed) is what
+    batch scoring takes its near-duplicate signature from.
     """
     if model is None:
         from scanner.registry import resolve_model
 
         model = resolve_model()
     if sha256 is None:
-        import hashlib
-
         sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     normalized = normalize(text)
     language = detect_language(normalized.text)
     flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized)
-    grams = extract_grams(prepare_text(normalized.text), model.config)
+    prepared = prepare_text(normalized.text)
+    grams = extract_grams(prepared, model.config)
     columns, values, extra = vectorize(model, grams, flags)
     risk, illegal = predict_probability(model, columns, values, extra)
     level = level_for(risk, model.thresholds)
     category_scores = {RISK_CATEGORIES[0]: round(illegal, 4), RISK_CATEGORIES[1]: round(1.0 - illegal, 4)}
     category = None if level == "low" else (RISK_CATEGORIES[0] if illegal >= 0.5 else RISK_CATEGORIES[1])
-    return Result(
+    result = Result(
         id=doc_id,
         sha256=sha256,
         risk_score=round(risk * 100.0, 1),
@@ -226,6 +242,7 @@ def score_text(
         model=model.label,
         probability=risk,
     )
+    return result, prepared
 
 
 def error_result(doc_id: str, message: str, model: Model | str, sha256: str | None = None) -> Result:

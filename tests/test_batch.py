@@ -1,8 +1,38 @@
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
-from scanner.batch import Job, iter_jobs, score_job
+import pytest
+
+from scanner.batch import Checkpoint, Job, iter_jobs, plan_jobs, run_batch, score_job
+from tests.conftest import CORPUS
+
+
+def _scan_exe() -> str:
+    return str(Path(sys.executable).parent / "scan")
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> list[str]:
+    import csv
+
+    with open(CORPUS, encoding="utf-8", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
+def _folder(root: Path, texts: list[str], n: int) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        sub = root / f"group{i % 3}"
+        sub.mkdir(exist_ok=True)
+        (sub / f"filing{i:04d}.txt").write_text(texts[i % len(texts)] + f"\n\nFiling number {i}.", encoding="utf-8")
+    return root
 
 
 def test_iter_jobs_expands_folders_tables_and_stdin(tmp_path: Path) -> None:
@@ -16,10 +46,129 @@ def test_iter_jobs_expands_folders_tables_and_stdin(tmp_path: Path) -> None:
     assert jobs[3].id == "-"
 
 
+def test_plan_sorts_by_id(tmp_path: Path) -> None:
+    for name in ("b.txt", "a.txt", "c/a.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    ids = [job.id for job in plan_jobs([str(tmp_path)])]
+    assert ids == sorted(ids) and len(ids) == 3
+
+
 def test_score_job_turns_failures_into_rows(default_model, tmp_path: Path) -> None:
-    missing = score_job(Job(id="m.txt", path=tmp_path / "m.txt"), default_model)
+    missing = score_job(Job(id="m.txt", path=tmp_path / "m.txt"), default_model).result
     assert missing.error and "m.txt" in missing.error and missing.risk_score is None
-    empty = score_job(Job(id="row1", text="   "), default_model)
+    empty = score_job(Job(id="row1", text="   "), default_model).result
     assert empty.error == "empty text"
-    ok = score_job(Job(id="row2", text="A hardware wallet with a secure element."), default_model)
+    ok = score_job(Job(id="row2", text="A hardware wallet with a secure element."), default_model).result
     assert ok.error is None and ok.risk_level is not None
+
+
+def test_timeout_is_an_error_row(default_model) -> None:
+    text = "Deposit and earn 2% daily. " * 200_000  # several MB: cannot finish in a millisecond
+    outcome = score_job(Job(id="slow", text=text), default_model, timeout=0.001)
+    assert outcome.result.error and "longer than" in outcome.result.error
+
+
+def _run(jobs, model, **kw):
+    rows = []
+    summary = run_batch(jobs, model, lambda record, result: rows.append(record), **kw)
+    return rows, summary
+
+
+def test_duplicates_scored_once_and_near_duplicates_found(default_model, tmp_path: Path, corpus_texts) -> None:
+    long_text = max(corpus_texts, key=len)
+    (tmp_path / "a_original.txt").write_text(long_text, encoding="utf-8")
+    (tmp_path / "b_copy.txt").write_text(long_text, encoding="utf-8")
+    renamed = long_text.replace("the", "teh", 3) + "\nRebranded by Another Project Ltd."
+    (tmp_path / "c_renamed.txt").write_text(renamed, encoding="utf-8")
+    (tmp_path / "d_other.txt").write_text(corpus_texts[0], encoding="utf-8")
+    rows, summary = _run(plan_jobs([str(tmp_path)]), default_model)
+    by_name = {Path(r["id"]).name: r for r in rows}
+    assert by_name["b_copy.txt"]["duplicate_of"] == str(tmp_path / "a_original.txt")
+    assert by_name["b_copy.txt"]["risk_score"] == by_name["a_original.txt"]["risk_score"]
+    assert by_name["c_renamed.txt"]["near_duplicate_of"] == str(tmp_path / "a_original.txt")
+    assert by_name["c_renamed.txt"]["near_duplicate_similarity"] >= 0.8
+    assert by_name["d_other.txt"]["near_duplicate_of"] is None
+    assert summary.duplicates == 1 and summary.near_duplicates == 1 and summary.documents == 4
+
+
+def test_parallel_output_equals_sequential(default_model, tmp_path: Path, corpus_texts) -> None:
+    folder = _folder(tmp_path / "f", corpus_texts, 24)
+    jobs = plan_jobs([str(folder)])
+    sequential, _ = _run(jobs, default_model, workers=1)
+    parallel, _ = _run(jobs, default_model, workers=2)
+    assert sequential == parallel
+    assert [r["id"] for r in parallel] == sorted(r["id"] for r in parallel)
+
+
+def test_bad_files_are_rows_and_good_files_are_scored(tmp_path: Path, corpus_texts) -> None:
+    folder = tmp_path / "mixed"
+    _folder(folder, corpus_texts, 6)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 50)
+    (folder / "truncated.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    (folder / "latin1.txt").write_bytes("Rendement garanti de 2% par jour, café offert.".encode("latin-1"))
+    big = folder / "huge.txt"
+    with open(big, "wb") as handle:  # sparse: several hundred MB on paper, nothing on disk
+        handle.seek(300 * 2**20)
+        handle.write(b"x")
+    proc = subprocess.run(
+        [_scan_exe(), str(folder), "--format", "jsonl", "-q", "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {Path(r["id"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert len(rows) == 11
+    for name in ("empty.txt", "binary.txt", "truncated.pdf", "huge.txt"):
+        assert rows[name]["error"], name
+        assert rows[name]["risk_score"] is None
+    assert rows["latin1.txt"]["error"] is None
+    assert sum(r["error"] is None for r in rows.values()) == 7
+    strict = subprocess.run(
+        [_scan_exe(), str(folder), "--format", "jsonl", "-q", "--strict"], capture_output=True, timeout=300
+    )
+    assert strict.returncode == 1
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".xlsx"])
+def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path: Path, corpus_texts, suffix: str) -> None:
+    folder = _folder(tmp_path / "filings", [t * 6 for t in corpus_texts], 150)
+    reference = tmp_path / f"reference{suffix}"
+    subprocess.run([_scan_exe(), str(folder), "--out", str(reference), "-q", "-j", "1"], check=True, timeout=600)
+
+    target = tmp_path / f"interrupted{suffix}"
+    progress = target.with_name(target.name + ".progress")
+    proc = subprocess.Popen([_scan_exe(), str(folder), "--out", str(target), "-q", "-j", "1"])
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if progress.is_file() and progress.read_text().count("\n") >= 20:
+            break
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = Checkpoint(progress).read()
+    assert 20 <= len(finished) < 150, "the run must really be interrupted midway"
+
+    resumed = subprocess.run(
+        [_scan_exe(), str(folder), "--out", str(target), "--resume"], capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "kept from the interrupted run" in resumed.stderr
+    assert not progress.exists()
+    if suffix == ".xlsx":
+        import pandas as pd
+
+        pd.testing.assert_frame_equal(pd.read_excel(target), pd.read_excel(reference))
+    else:
+        assert target.read_bytes() == reference.read_bytes()
+
+
+def test_resume_of_a_finished_run_reproduces_it(tmp_path: Path, corpus_texts) -> None:
+    folder = _folder(tmp_path / "f", corpus_texts, 5)
+    out = tmp_path / "r.jsonl"
+    subprocess.run([_scan_exe(), str(folder), "--out", str(out), "-q"], check=True, timeout=300)
+    first = out.read_bytes()
+    subprocess.run([_scan_exe(), str(folder), "--out", str(out), "-q", "--resume"], check=True, timeout=300)
+    assert out.read_bytes() == first
