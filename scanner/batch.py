@@ -278,6 +278,7 @@ def score_batch(
 # --- the local process-pool engine -------------------------------------------------------------
 
 _WORKER: dict[str, Any] = {}
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _init_worker(model_path: str, options: dict[str, Any]) -> None:
@@ -308,7 +309,20 @@ def run_local(
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(str(model.path), options)) as pool:
+    # Each worker is one core's worth: BLAS thread pools inside workers would fight over the
+    # cores (OpenBLAS threads spin), which made two workers slower than one. Spawned workers
+    # read these variables when they import numpy.
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
+    try:
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(str(model.path), options))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    with pool:
         for outcomes in pool.imap(_work, _chunks(jobs, chunk)):
             yield from outcomes
 
@@ -442,6 +456,7 @@ def run_batch(
         scored_once.append(job)
         if digest is not None:
             first_for_digest[digest] = job.id
+    wanted = {digest for _original, digest in copy_of.values()}  # keep only results that copies will reuse
     outcomes = run_local(scored_once, model, workers=workers, signature=True, **options)
     for job in pending:
         extra: dict[str, Any] = {"duplicate_of": None, "near_duplicate_of": None, "near_duplicate_similarity": None}
@@ -464,7 +479,7 @@ def run_batch(
                     extra["near_duplicate_of"], extra["near_duplicate_similarity"] = near
                     summary.near_duplicates += 1
                 index.add(job.id, signature)
-                if result.sha256:
+                if result.sha256 in wanted:
                     results_by_sha.setdefault(result.sha256, result)
         end = write(_record(result, job, extra), result)
         summary.add(result, size)

@@ -212,7 +212,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return data.decode(utf16, errors="replace"), utf16
     text = data.decode("utf-8", errors="replace")
     bad = text[:_SAMPLE].count("\ufffd")
-    if sum(char >= "\x80" for char in text[:_SAMPLE]) - bad >= 3 * bad:  # valid UTF-8, or a few stray bytes
+    if _NON_ASCII.subn("", text[:_SAMPLE])[1] - bad >= 3 * bad:  # valid UTF-8, or a few stray bytes
         return text, "utf-8"  # other encodings give about one valid UTF-8 character per bad byte at most
     found = _decode_chinese(data) or _decode_western(data)
     if found is not None:
@@ -355,6 +355,10 @@ def _size(n: int) -> str:
     return f"{n} bytes" if n < 2**20 else f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # not \t \n \v \f \r or ESC
+
+
 def _binary_reason(data: bytes) -> str | None:
     """Say why raw bytes are not text (a known file signature, NUL bytes), or None."""
     for magic, reason in _MAGIC.items():
@@ -367,7 +371,7 @@ def _binary_reason(data: bytes) -> str | None:
 def _control_reason(text: str) -> str | None:
     """Say why decoded text is binary (over 5% control characters), or None."""
     sample = text[:_SAMPLE]
-    controls = sum((char < " " and char not in "\t\n\r\f\v\x1b") or "\x7f" <= char <= "\x9f" for char in sample)
+    controls = _CONTROL_CHARS.subn("", sample)[1]
     if controls <= 0.05 * len(sample):
         return None
     return f"{controls / len(sample):.0%} of its characters are control characters"

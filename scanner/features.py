@@ -19,7 +19,6 @@ import numpy as np
 # offer ("%", "$", "x" multipliers come out as their own token).
 _WORD = re.compile(r"[^\W_\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+|[%$¥€£]")
 _DIGITS = re.compile(r"\d+")
-_SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 _NON_CJK_RUN = re.compile(r"[^\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 
@@ -177,7 +176,7 @@ class FeatureConfig:
     char_ngrams: tuple[int, int] = (2, 4)
     fold_digits: bool = True
     max_chars: int = 2_000_000
-    stop_words: bool = False
+    stop_words: bool = True
     char_scope: str = "all"
 
     def to_dict(self) -> dict[str, object]:
@@ -225,7 +224,7 @@ def prepare_text(normalized: str) -> str:
     str
         The text the n-grams are taken from.
     """
-    return _SPACES.sub(" ", normalized.lower()).strip()
+    return " ".join(normalized.lower().split())
 
 
 def char_ngram_hashes(text: str, low: int, high: int) -> list[np.ndarray]:

@@ -47,7 +47,7 @@ def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
     return float((recall_step * precision).sum())
 
 
-def choose_threshold(probability: np.ndarray, y: np.ndarray, target_fpr: float) -> float:
+def choose_threshold(probability: np.ndarray, y: np.ndarray, target_fpr: float, allowed: int | None = None) -> float:
     """Lowest threshold whose false-positive rate on ``y == 0`` stays within ``target_fpr``.
 
     Parameters
@@ -58,6 +58,10 @@ def choose_threshold(probability: np.ndarray, y: np.ndarray, target_fpr: float) 
         1 for risky, 0 for legitimate.
     target_fpr : float
         E.g. 0.02.
+    allowed : int, optional
+        How many legitimate documents may reach the threshold; by default
+        ``floor(target_fpr * n_legitimate)``. Training passes a smaller number so that
+        the target holds with confidence, not just on average.
 
     Returns
     -------
@@ -67,7 +71,8 @@ def choose_threshold(probability: np.ndarray, y: np.ndarray, target_fpr: float) 
     legit = np.sort(np.asarray(probability)[np.asarray(y) == 0])[::-1]
     if len(legit) == 0:
         return 0.5
-    allowed = int(np.floor(target_fpr * len(legit) + 1e-9))
+    if allowed is None:
+        allowed = int(np.floor(target_fpr * len(legit) + 1e-9))
     if allowed >= len(legit):
         return float(legit[-1])
     return float(np.nextafter(legit[allowed], 1.0))

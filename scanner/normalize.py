@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from scanner.unicode_tables import CHANGED, RESIZING, RESIZING_TO
 
 # Characters that carry no text: zero-width spaces and joiners, bidi controls,
 # word joiners, invisible operators, the BOM and the soft hyphen.
@@ -49,20 +50,33 @@ _EXTRA_FOLD = {
     "\u066a": "%",
 }
 
-_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
-# Format (Cf), control (Cc), private-use (Co) and surrogate (Cs) characters
-# outside ASCII: NFKC keeps them, normalisation does not. Written out rather
-# than computed at import (a scan of the code space costs 0.2 s); a test
-# checks it against unicodedata.
-_FORMAT_CONTROL = (
-    "\x80-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\ue000-\uf8ff"
-    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0001\U000e0020-\U000e007f\U000f0000-\U0010ffff"
-)
-_SPECIAL = re.compile(
-    "[" + _FORMAT_CONTROL + "".join(re.escape(c) for c in sorted(set(_INVISIBLE) | set(_EXTRA_FOLD))) + "]"
-)
+
+def _bmp_class(listed: str) -> str:
+    """The part of a character class string below U+10000, as a regex class.
+
+    A class of plain BMP characters compiles to a bitmap; mixing in astral
+    ranges makes the regex engine walk a list of ranges for every character
+    (20 times slower). Astral characters are matched by a second, single-range
+    branch instead and sorted out by :func:`fold_char`.
+    """
+    parts: list[str] = []
+    position = 0
+    while position < len(listed):
+        low = high = listed[position]
+        if position + 2 < len(listed) and listed[position + 1] == "-":
+            high = listed[position + 2]
+            position += 3
+        else:
+            position += 1
+        if ord(low) < 0x10000:
+            parts.append(low if low == high else f"{low}-{chr(min(ord(high), 0xFFFF))}")
+    return "[" + "".join(parts) + "]"
+
+
+# Characters normalisation may change; each folds on its own. Any astral character is a candidate.
+_CHANGED = re.compile(_bmp_class(CHANGED) + "|[\U00010000-\U0010ffff]")
+# Characters that may vanish or expand (a superset for astral ones: offsets then come from exact lengths).
+_RESIZING = re.compile(_bmp_class(RESIZING) + "|[\U00010000-\U0010ffff]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -96,7 +110,6 @@ def fold_char(char: str) -> str:
     return folded
 
 
-@dataclass(frozen=True)
 class Normalized:
     """A normalised text and the way back to the original.
 
@@ -108,21 +121,44 @@ class Normalized:
         ``offsets[i]`` is the index in the original text of the character that
         produced ``text[i]``; one extra final entry holds the original length.
         ``None`` means the normalised text is the original (identity mapping).
+        Built on first use: most texts never need it.
     """
 
-    text: str
-    offsets: np.ndarray | None
+    __slots__ = ("_offsets", "_source", "text")
+
+    def __init__(self, text: str, source: str | None = None) -> None:
+        self.text = text
+        self._source = source  # set when characters vanished or expanded
+        self._offsets: np.ndarray | None = None
+
+    @property
+    def offsets(self) -> np.ndarray | None:
+        """See the class docstring."""
+        if self._source is None:
+            return None
+        if self._offsets is None:
+            # Each original character stands for len(fold) normalised ones: repeat its index that often.
+            codes = np.frombuffer(self._source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            table = _lengths()
+            inside = codes < len(table)
+            sizes = np.where(inside, table[np.where(inside, codes, 0)], 0).astype(np.int64)
+            sizes[~inside & ~((codes >= 0xE0000) & (codes <= 0xE007F)) & (codes < 0xF0000)] = 1
+            self._offsets = np.concatenate(
+                [np.repeat(np.arange(len(codes), dtype=np.int64), sizes), np.array([len(codes)], dtype=np.int64)]
+            )
+        return self._offsets
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a ``[start, end)`` span of the normalised text to the original text."""
-        if self.offsets is None:
+        offsets = self.offsets
+        if offsets is None:
             return start, end
         start = min(max(start, 0), len(self.text))
         end = min(max(end, start), len(self.text))
         if end == start:
-            pos = int(self.offsets[start])
+            pos = int(offsets[start])
             return pos, pos
-        return int(self.offsets[start]), int(self.offsets[end - 1]) + 1
+        return int(offsets[start]), int(offsets[end - 1]) + 1
 
 
 def normalize(text: str) -> Normalized:
@@ -142,39 +178,31 @@ def normalize(text: str) -> Normalized:
     Normalized
         The normalised text and the offsets back into ``text``.
     """
-    if text.isascii() and _ASCII_CONTROL.search(text) is None:
-        return Normalized(text, None)
-    # ASCII control characters become spaces one for one, so offsets are unchanged.
-    text_ascii_clean = _ASCII_CONTROL.sub(" ", text)
-    pieces: list[str] = []
-    offsets: list[np.ndarray] = []
-    last = 0
-    # ASCII runs map one to one; only the non-ASCII runs are folded character
-    # by character, which keeps long English filings on the fast path.
-    for match in _NON_ASCII_RUN.finditer(text_ascii_clean):
-        if match.start() > last:
-            pieces.append(text_ascii_clean[last : match.start()])
-            offsets.append(np.arange(last, match.start(), dtype=np.int64))
-        run = match.group()
-        if unicodedata.is_normalized("NFKC", run) and not _SPECIAL.search(run):
-            # Most Chinese text is already normal: keep the run as it is.
-            pieces.append(run)
-            offsets.append(np.arange(match.start(), match.end(), dtype=np.int64))
-            last = match.end()
-            continue
-        run_offsets: list[int] = []
-        for index, char in enumerate(run, start=match.start()):
-            folded = fold_char(char)
-            if folded:
-                pieces.append(folded)
-                run_offsets.extend([index] * len(folded))
-        offsets.append(np.asarray(run_offsets, dtype=np.int64))
-        last = match.end()
-    if last < len(text):
-        pieces.append(text_ascii_clean[last:])
-        offsets.append(np.arange(last, len(text), dtype=np.int64))
-    offsets.append(np.asarray([len(text)], dtype=np.int64))
-    return Normalized("".join(pieces), np.concatenate(offsets))
+    # ASCII control characters become spaces one for one: no offsets change.
+    clean = _ASCII_CONTROL.sub(" ", text) if _ASCII_CONTROL.search(text) else text
+    if clean.isascii() or _CHANGED.search(clean) is None:
+        return Normalized(clean)
+    # Characters to change are usually few (quotes, full-width punctuation): visit only those.
+    folded = _CHANGED.sub(_fold_match, clean)
+    return Normalized(folded, clean if _RESIZING.search(clean) else None)
+
+
+def _fold_match(match: re.Match[str]) -> str:
+    return fold_char(match.group())
+
+
+_LENGTHS: list[np.ndarray] = []
+
+
+def _lengths() -> np.ndarray:
+    """How many characters each code point below U+30000 becomes (built on first use)."""
+    if not _LENGTHS:
+        table = np.ones(0x30000, dtype=np.uint8)
+        for code, target in RESIZING_TO.items():
+            table[code] = len(target)
+        table[0xD800:0xE000] = 0
+        _LENGTHS.append(table)
+    return _LENGTHS[0]
 
 
 def normalize_text(text: str) -> str:

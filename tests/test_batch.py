@@ -172,3 +172,19 @@ def test_resume_of_a_finished_run_reproduces_it(tmp_path: Path, corpus_texts) ->
     first = out.read_bytes()
     subprocess.run([_scan_exe(), str(folder), "--out", str(out), "-q", "--resume"], check=True, timeout=300)
     assert out.read_bytes() == first
+
+
+ICOBASE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "icobase"
+
+
+@pytest.mark.skipif(not ICOBASE.is_dir(), reason="../shared/data/icobase is not here")
+def test_real_whitepapers_one_row_per_file(tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
+    proc = subprocess.run([_scan_exe(), str(ICOBASE), "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    frame = pd.read_csv(out)
+    files = sorted(str(p) for p in ICOBASE.rglob("*.txt"))
+    assert sorted(frame["id"]) == files
+    assert frame["error"].isna().sum() >= len(files) - 5  # a handful may be empty extractions

@@ -173,3 +173,34 @@ def test_installed_scan_smoke(filings: Path) -> None:
     proc = subprocess.run([exe, str(filings / "risky.txt"), "--format", "jsonl"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["risk_level"] in ("medium", "high")
+
+
+def test_out_html_and_report_command(filings: Path, tmp_path: Path) -> None:
+    page = tmp_path / "direct.html"
+    assert runner.invoke(scan_app, [str(filings), "--out", str(page), "-q"]).exit_code == 0
+    results = tmp_path / "results.jsonl"
+    assert runner.invoke(scan_app, [str(filings), "--out", str(results), "-q"]).exit_code == 0
+    report = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(results), "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    for html in (page.read_text(encoding="utf-8"), report.read_text(encoding="utf-8")):
+        assert html.count('<tr class="result') == 3
+        assert "risky.txt" in html and "http://" not in html.split("<body", 1)[1].lower()
+
+
+def test_report_of_bad_input_is_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    result = runner.invoke(app, ["report", str(bad), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 1 and "bad.jsonl" in result.stderr
+
+
+def test_resume_needs_out(filings: Path) -> None:
+    result = runner.invoke(scan_app, [str(filings), "--resume"])
+    assert result.exit_code == 2
+
+
+def test_batch_summary_on_stderr(filings: Path) -> None:
+    result = runner.invoke(scan_app, [str(filings), "--format", "jsonl"])
+    assert "3 documents:" in result.stderr and "documents/s" in result.stderr
+    assert len(result.stdout.splitlines()) == 3

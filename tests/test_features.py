@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 
 from scanner.features import (
+    STOP_WORDS,
     FeatureConfig,
     bucket_terms,
     char_ngram_hashes,
@@ -25,7 +26,7 @@ def _reference_counts(text: str, config: FeatureConfig) -> Counter[str]:
     low, high = config.char_ngrams
     for n in range(low, high + 1):
         grams.update("c:" + text[i : i + n] for i in range(len(text) - n + 1))
-    tokens = word_tokens(text)
+    tokens = [t for t in word_tokens(text) if not (config.stop_words and t in STOP_WORDS)]
     low, high = config.word_ngrams
     for n in range(low, high + 1):
         grams.update("w:" + " ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
@@ -77,6 +78,12 @@ def test_chinese_needs_no_segmenter() -> None:
     assert len(buckets) == 6
 
 
+def test_stop_words_are_left_out_of_word_grams() -> None:
+    grams = extract_grams("the daily return of the pool", CONFIG)
+    assert grams.tokens == ["daily", "return", "pool"]
+    assert extract_grams("the daily return", FeatureConfig(stop_words=False)).tokens == ["the", "daily", "return"]
+
+
 def test_digits_fold_in_words_only() -> None:
     assert word_tokens("earn 25% in 30 days") == ["earn", "0", "%", "in", "0", "days"]
     assert word_tokens("earn 25%", fold_digits=False) == ["earn", "25", "%"]
@@ -96,7 +103,7 @@ def test_bucket_terms_names_words_and_chinese() -> None:
     grams = extract_grams(text, CONFIG)
     mask = np.uint64(CONFIG.n_buckets - 1)
     bigram = int(grams.word_hashes[1][1] & mask)  # "daily return"
-    percent = int(grams.word_hashes[1][4] & mask)  # "2 %", hashed with the digit folded
+    percent = int(grams.word_hashes[1][3] & mask)  # "2 %" ("of" is a stop word), hashed with the digit folded
     chinese = int(grams.char_hashes[2][text.index("保本保息")] & mask)
     names = bucket_terms(grams, CONFIG, {bigram, percent, chinese})
     assert names[bigram] == "daily return"
