@@ -298,14 +298,12 @@ def _chunks(items: Sequence[Job], size: int) -> Iterator[list[Job]]:
         yield list(items[start : start + size])
 
 
-def run_local(
-    jobs: Sequence[Job], model: Model, *, workers: int = 1, chunk: int = 4, **options: Any
-) -> Iterator[Outcome]:
-    """Score ``jobs`` in this process (``workers == 1``) or a pool of processes, yielding outcomes in order."""
-    if workers <= 1 or len(jobs) <= chunk:
-        for job in jobs:
-            yield from score_batch([job], model, **options)
-        return
+def start_pool(model: Model, workers: int, options: dict[str, Any]) -> Any:
+    """Start a pool of ``workers`` scoring processes, each loading ``model`` once.
+
+    Workers start in the background: start the pool before other preparation so
+    that their start-up overlaps it.
+    """
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
@@ -315,16 +313,45 @@ def run_local(
     saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
     os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
     try:
-        pool = context.Pool(workers, initializer=_init_worker, initargs=(str(model.path), options))
+        return context.Pool(workers, initializer=_init_worker, initargs=(str(model.path), options))
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    with pool:
+
+
+def run_local(
+    jobs: Sequence[Job], model: Model, *, workers: int = 1, chunk: int = 4, pool: Any = None, **options: Any
+) -> Iterator[Outcome]:
+    """Score ``jobs`` in this process, or in a pool of processes, yielding outcomes in order.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+    model : Model
+    workers : int
+        Processes to use when no ``pool`` is given (1: this process).
+    chunk : int
+        Jobs sent to a worker at a time.
+    pool : multiprocessing.pool.Pool, optional
+        A pool from :func:`start_pool` (left open for the caller to close).
+    **options
+        Passed to :func:`score_batch`.
+    """
+    if pool is None and (workers <= 1 or len(jobs) <= chunk):
+        for job in jobs:
+            yield from score_batch([job], model, **options)
+        return
+    own = pool is None
+    pool = pool or start_pool(model, workers, options)
+    try:
         for outcomes in pool.imap(_work, _chunks(jobs, chunk)):
             yield from outcomes
+    finally:
+        if own:
+            pool.terminate()
 
 
 # --- checkpoint, for --resume --------------------------------------------------------------------
@@ -434,7 +461,6 @@ def run_batch(
     started = time.perf_counter()
     summary = Summary()
     first_by_sha: dict[str, str] = {}
-    results_by_sha: dict[str, Result] = {}
     index = NearDuplicateIndex(near_threshold)
     finished = {entry["id"] for entry in done or []}
     for entry in done or []:
@@ -444,7 +470,31 @@ def run_batch(
     summary.resumed = len(finished)
     pending = [job for job in jobs if job.id not in finished]
 
-    # Exact duplicates are found before scoring, from the bytes, so each is scored once.
+    options = {"signature": True, **options}
+    pool = start_pool(model, workers, options) if workers > 1 and len(pending) > 4 else None
+    try:
+        return _run(pending, model, write, summary, first_by_sha, index, checkpoint, on_result, pool, started, options)
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
+def _run(
+    pending: list[Job],
+    model: Model,
+    write: Callable[[dict[str, Any], Result], int | None],
+    summary: Summary,
+    first_by_sha: dict[str, str],
+    index: NearDuplicateIndex,
+    checkpoint: Checkpoint | None,
+    on_result: Callable[[Result], None] | None,
+    pool: Any,
+    started: float,
+    options: dict[str, Any],
+) -> Summary:
+    results_by_sha: dict[str, Result] = {}
+    # Exact duplicates are found before scoring, from the bytes, so each is scored once
+    # (the worker pool starts up meanwhile).
     first_for_digest = dict(first_by_sha)
     copy_of: dict[str, tuple[str, str]] = {}
     scored_once: list[Job] = []
@@ -457,7 +507,7 @@ def run_batch(
         if digest is not None:
             first_for_digest[digest] = job.id
     wanted = {digest for _original, digest in copy_of.values()}  # keep only results that copies will reuse
-    outcomes = run_local(scored_once, model, workers=workers, signature=True, **options)
+    outcomes = run_local(scored_once, model, pool=pool, **options)
     for job in pending:
         extra: dict[str, Any] = {"duplicate_of": None, "near_duplicate_of": None, "near_duplicate_similarity": None}
         if job.id in copy_of:
@@ -465,7 +515,7 @@ def run_batch(
             original, digest = copy_of[job.id]
             source = results_by_sha.get(digest)
             if source is None:  # scored by the interrupted run, or unreadable: score the copy (same result)
-                source = score_batch([job], model, signature=False, **options)[0].result
+                source = score_batch([job], model, **{**options, "signature": False})[0].result
             result = replace(source, id=job.id)
             extra["duplicate_of"] = original
             summary.duplicates += 1
