@@ -272,7 +272,7 @@ def _miss_row(result: Result, label: str, text: str | None) -> str:
     )
     terms = ", ".join(f"{escape(t.term)} ({t.weight:+.2f})" for t in result.top_terms[:_N_TERMS])
     cells = [
-        f'<td class="id">{result.id}</td>',
+        f'<td class="id">{escape(result.id)}</td>',
         _num(result.risk_score, ".1f"),
         f'<td><span class="badge level-{level if level in ("low", "medium", "high") else "other"}">'
         f"{escape(level)}</span></td>",

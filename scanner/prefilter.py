@@ -186,6 +186,7 @@ class PatternSet:
 
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self._entries = [_Entry(p, *analyze(p)) for p in patterns]
+        self._always = [i for i, entry in enumerate(self._entries) if entry.literals is None]
         self._automaton = None
         if ahocorasick is not None:
             owners: dict[str, list[int]] = {}
@@ -217,14 +218,16 @@ class PatternSet:
                 start = end - length + 1
                 for index in indexes:
                     hits.setdefault(index, []).append(start)
-        for index, entry in enumerate(self._entries):
+        if self._automaton is None:
+            candidates: list[int] = list(range(len(self._entries)))
+        else:  # only the patterns whose literals occur, and those without a prefilter
+            candidates = sorted(set(hits).union(self._always))
+        for index in candidates:
+            entry = self._entries[index]
             if entry.literals is None or self._automaton is None:
                 yield from ((index, m) for m in entry.pattern.finditer(text))
                 continue
-            starts = hits.get(index)
-            if not starts:
-                continue
-            yield from ((index, m) for m in self._windowed(entry, text, starts))
+            yield from ((index, m) for m in self._windowed(entry, text, hits[index]))
 
     @staticmethod
     def _windowed(entry: _Entry, text: str, starts: list[int]) -> Iterator[re.Match[str]]:

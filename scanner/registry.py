@@ -11,13 +11,19 @@ default model shipped inside the package.
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import json
 import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import scanner
-from scanner.errors import ModelError
-from scanner.model import Model, load_model
+from scanner.errors import ModelError, ScannerError
+from scanner.model import Model, load_model, read_manifest
 
 ACTIVE_FILE = "active.json"
 MODELS_DIR = "models"
@@ -90,3 +96,209 @@ def resolve_model(explicit: str | Path | None = None) -> Model:
     if path not in _CACHE:
         _CACHE[path] = load_model(path)
     return _CACHE[path]
+
+
+DEFAULT_NAME = "default"
+LOCK_FILE = ".lock"
+
+
+class BusyError(ScannerError):
+    """Another process holds the ``SCANNER_HOME`` lock (a retrain is running)."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model that ``scanner models`` lists.
+
+    Attributes
+    ----------
+    label : str
+        ``name@version``, as in results' ``model`` field.
+    version : str
+        The folder name under ``SCANNER_HOME/models`` (``default`` for the shipped one).
+    path : Path
+    active : bool
+        Whether commands use it when neither ``--model`` nor ``SCANNER_MODEL`` is given.
+    manifest : dict
+        The parsed manifest (empty when it could not be read).
+    problem : str or None
+        Why the manifest could not be read.
+    """
+
+    label: str
+    version: str
+    path: Path
+    active: bool
+    manifest: dict[str, Any]
+    problem: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The figures ``scanner models`` shows: metrics, thresholds and training data."""
+        metrics = self.manifest.get("metrics") or {}
+        training = self.manifest.get("training") or {}
+        return {
+            "label": self.label,
+            "version": self.version,
+            "active": self.active,
+            "path": str(self.path),
+            "created": self.manifest.get("created"),
+            "roc_auc": metrics.get("roc_auc"),
+            "thresholds": self.manifest.get("thresholds"),
+            "training": {
+                "n": training.get("n"),
+                "counts": training.get("counts"),
+                "sha256": training.get("data_sha256"),
+                "sources": training.get("sources"),
+            },
+            "gate": self.manifest.get("gate"),
+            "problem": self.problem,
+        }
+
+
+def models_dir() -> Path:
+    """Return ``SCANNER_HOME/models``, where retrained models are kept."""
+    return scanner_home() / MODELS_DIR
+
+
+def _active_version() -> str | None:
+    pointer = scanner_home() / ACTIVE_FILE
+    if not pointer.is_file():
+        return None
+    try:
+        return str(json.loads(pointer.read_text(encoding="utf-8"))["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _entry(version: str, path: Path, active: bool) -> ModelEntry:
+    try:
+        manifest = read_manifest(path)
+    except ModelError as exc:
+        return ModelEntry(f"?@{version}", version, path, active, {}, str(exc))
+    label = f"{manifest.get('name', 'model')}@{manifest.get('version', '0')}"
+    return ModelEntry(label, version, path, active, manifest)
+
+
+def list_models() -> list[ModelEntry]:
+    """Return the shipped default model then every model in ``SCANNER_HOME/models`` (oldest first).
+
+    Folders being written (names starting with a dot) are left out.
+    """
+    active = _active_version()
+    entries = [_entry(DEFAULT_NAME, default_model_path(), active is None)]
+    folder = models_dir()
+    if folder.is_dir():
+        for child in sorted(folder.iterdir()):
+            if child.is_dir() and not child.name.startswith("."):
+                entries.append(_entry(child.name, child, child.name == active))
+    return entries
+
+
+def find_model(spec: str) -> ModelEntry:
+    """Return the listed model that ``spec`` names.
+
+    Parameters
+    ----------
+    spec : str
+        ``name@version`` as in a result's ``model`` field, or just the version
+        (the folder name); ``default`` or ``default@1.0.0`` is the shipped model.
+
+    Raises
+    ------
+    ModelError
+        When no model matches, naming the ones there are.
+    """
+    spec = spec.strip()
+    entries = list_models()
+    for entry in entries:
+        if spec in (entry.label, entry.version):
+            return entry
+    if spec.split("@", 1)[0] == DEFAULT_NAME:
+        return entries[0]
+    known = ", ".join(entry.label for entry in entries)
+    raise ModelError(f"No model {spec!r} in {models_dir()} (there are: {known}). List them with: scanner models")
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and one rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def activate_model(spec: str) -> ModelEntry:
+    """Make the model ``spec`` names the active one (roll back or forward).
+
+    The model is loaded and verified first; the pointer ``active.json`` is
+    then replaced atomically. Activating the shipped default removes the
+    pointer.
+
+    Raises
+    ------
+    ModelError
+        When ``spec`` names no model or the model fails verification.
+    """
+    entry = find_model(spec)
+    load_model(entry.path)
+    pointer = scanner_home() / ACTIVE_FILE
+    if entry.version == DEFAULT_NAME:
+        pointer.unlink(missing_ok=True)
+    else:
+        write_json_atomic(pointer, {"version": entry.version})
+    _CACHE.clear()
+    return replace(entry, active=True)
+
+
+def new_version(name: str = "retrained", now: _dt.datetime | None = None) -> str:
+    """Return a version folder name not used yet: the UTC time, ``-2``, ``-3``… on a clash."""
+    stamp = (now or _dt.datetime.now(_dt.UTC)).strftime("%Y-%m-%dT%H%M%SZ")
+    folder = models_dir()
+    version, counter = stamp, 1
+    while (folder / version).exists() or version == DEFAULT_NAME:
+        counter += 1
+        version = f"{stamp}-{counter}"
+    return version
+
+
+@contextlib.contextmanager
+def home_lock(wait: bool = False) -> Iterator[Path]:
+    """Hold the ``SCANNER_HOME/.lock`` file lock (``fcntl.flock``) for the block.
+
+    The operating system drops the lock when the process dies, even by
+    SIGKILL, so a killed retrain never blocks the next one.
+
+    Parameters
+    ----------
+    wait : bool
+        Wait for the lock instead of failing at once.
+
+    Raises
+    ------
+    BusyError
+        When another process holds the lock and ``wait`` is false.
+    """
+    import fcntl
+
+    home = scanner_home()
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise BusyError(
+                f"Another retrain is running in {home} (it holds {path}). "
+                "Wait for it to finish, or run again with --wait."
+            ) from None
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -126,7 +126,10 @@ def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndar
     """
     extra = np.asarray(indicator_features(flags, model.indicators), dtype=np.float64) * model.indicator_scale
     columns = model.lookup()[grams.buckets(model.config.n_buckets)]
-    columns, counts = np.unique(columns[columns >= 0], return_counts=True)
+    # Counting into a dense vector is linear; np.unique would sort every n-gram of a long filing.
+    dense = np.bincount(columns[columns >= 0], minlength=len(model.buckets))
+    columns = np.flatnonzero(dense)
+    counts = dense[columns]
     values = (1.0 + np.log(counts)) * model.idf[columns]
     norm = math.sqrt(float(values @ values))
     if norm > 0:
@@ -153,7 +156,13 @@ def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarr
     if len(columns) == 0:
         return ()
     contributions = values * model.risk_coef[columns]
-    order = np.argsort(-contributions, kind="stable")[: TOP_TERMS * 4]
+    keep = TOP_TERMS * 4
+    if len(contributions) > keep:
+        # Only the strongest few are named: partition first, then sort those (ties by column, as before).
+        best = np.argpartition(-contributions, keep - 1)[:keep]
+        order = best[np.lexsort((best, -contributions[best]))]
+    else:
+        order = np.argsort(-contributions, kind="stable")
     order = [i for i in order if contributions[i] > 0]
     wanted = {int(model.buckets[columns[i]]) for i in order}
     names = bucket_terms(grams, model.config, wanted)
