@@ -354,6 +354,155 @@ def indicators(
         typer.echo(f"{indicator.id:<28} {indicator.category:<20} {indicator.severity:<7} {indicator.title(lang)}")
 
 
+models_app = typer.Typer(
+    name="models",
+    help="List, show and activate models (roll back or forward).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array.")] = False,
+) -> None:
+    """List the models: the shipped default and those in SCANNER_HOME, the active one marked with *.
+
+    Example: scanner models
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from scanner.registry import list_models
+
+    try:
+        rows = [entry.summary() for entry in list_models()]
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        mark = "*" if row["active"] else " "
+        if row["problem"]:
+            typer.echo(f"{mark} {row['label']:<36} unreadable: {row['problem']}")
+            continue
+        training, thresholds = row["training"], row["thresholds"] or {}
+        counts = ", ".join(f"{k} {v}" for k, v in (training["counts"] or {}).items())
+        typer.echo(
+            f"{mark} {row['label']:<36} ROC-AUC {row['roc_auc']}  medium {thresholds.get('medium', 0):.3f} "
+            f"high {thresholds.get('high', 0):.3f}  n {training['n']} ({counts})  "
+            f"data {str(training['sha256'])[:12]}  created {row['created']}"
+        )
+        typer.echo(f"    sources: {', '.join(training['sources'] or []) or '-'}")
+
+
+@models_app.command("show")
+def models_show(version: Annotated[str, typer.Argument(help="name@version, the version, or default.")]) -> None:
+    """Show one model's manifest summary: metrics, thresholds, training data, gate.
+
+    Example: scanner models show default@1.0.0
+    """
+    from scanner.registry import find_model
+
+    try:
+        entry = find_model(version)
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    typer.echo(json.dumps(entry.summary(), indent=2, ensure_ascii=False))
+
+
+@models_app.command("activate")
+def models_activate(version: Annotated[str, typer.Argument(help="name@version as in results, or default.")]) -> None:
+    """Make a model the active one; `default` goes back to the shipped model.
+
+    Example: scanner models activate default
+    """
+    from scanner.registry import activate_model
+
+    try:
+        entry = activate_model(version)
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    typer.echo(f"Active model: {entry.label}", err=True)
+
+
+@app.command("retrain")
+def retrain(
+    new_labels: Annotated[
+        list[Path] | None, typer.Argument(help="New labelled files (CSV, JSONL, XLSX, Parquet, DIR/<label>/).")
+    ] = None,
+    base: Annotated[
+        Path | None, typer.Option("--base", help="Base corpus to train on as well (default: data/corpus.csv).")
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option("--tolerance", min=0, help="How much worse than the active model is allowed.")
+    ] = 0.01,
+    force: Annotated[bool, typer.Option("--force", help="Promote even when the gate refuses.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for a running retrain instead of failing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gate report as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+) -> None:
+    """Store new labels, train a candidate, and make it active if it is not worse than the active model.
+
+    Example: scanner retrain to_label.csv
+    """
+    from scanner.retraining import retrain as run_retrain
+
+    def say(message: str) -> None:
+        if not quiet:
+            typer.echo(message, err=True)
+
+    try:
+        outcome = run_retrain(
+            list(new_labels or []), base=base, tolerance=tolerance, force=force, wait=wait, progress=say
+        )
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        typer.echo(json.dumps({"promoted": outcome.promoted, "model": outcome.label, **outcome.gate.to_dict()}))
+    else:
+        for line in outcome.gate.lines():
+            typer.echo(line, err=True)
+    if not outcome.promoted:
+        raise _fail(
+            "Refused: the candidate is worse than the active model ("
+            + "; ".join(outcome.gate.failures)
+            + "). The new labels were marked rejected in the store. Check them, or promote anyway with --force."
+        )
+    forced = " (forced past the gate)" if outcome.forced else ""
+    typer.echo(f"Active model: {outcome.label}{forced}", err=True)
+
+
+@app.command("suggest")
+def suggest(
+    inputs: Annotated[list[str], typer.Argument(help="Unlabelled documents, folders or tables.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV to write (fill in its label column).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="How many documents to suggest.")] = 50,
+    model: ModelOption = None,
+    text_column: Annotated[str | None, typer.Option("--text-column", help="Column holding the text.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id-column", help="Column holding the id.")] = None,
+) -> None:
+    """Pick the documents whose labels would teach the model most, as a CSV to label.
+
+    Example: scanner suggest unlabelled/ --n 50 --out to_label.csv
+    """
+    from scanner.registry import resolve_model
+    from scanner.suggest import suggest_documents, write_suggestions
+
+    try:
+        picked = suggest_documents(inputs, resolve_model(model), n, text_column=text_column, id_column=id_column)
+        write_suggestions(picked, out)
+    except ScannerError as exc:
+        raise _fail(f"Error: {exc}") from None
+    typer.echo(
+        f"{len(picked)} documents to label written to {out}; fill in 'label', then: scanner retrain {out}", err=True
+    )
+
+
 def main() -> None:
     """Entry point of ``scanner``."""
     app()

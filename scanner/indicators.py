@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from scanner.errors import ScannerError
-from scanner.normalize import Normalized, normalize
+from scanner.normalize import CONFUSABLES, Normalized, normalize
 from scanner.prefilter import PatternSet
 
 CATEGORIES = ("illegal_fundraising", "pseudo_innovation")
@@ -25,6 +25,16 @@ SEVERITIES = ("low", "medium", "high")
 SEVERITY_WEIGHT = {"low": 0.5, "medium": 1.0, "high": 2.0}
 MAX_HITS_PER_INDICATOR = 3
 MAX_EVIDENCE_CHARS = 300
+# Indicators computed by the engine rather than by patterns (they still take their id, severity and
+# titles from the table). "obfuscation": another indicator's matched words were disguised in the
+# original (zero-width characters, look-alike letters of other scripts, leetspeak, spaced letters).
+BUILTINS = ("obfuscation",)
+_DISGUISE = re.compile(
+    "[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]"  # invisible characters inside the words
+    "|[" + "".join(CONFUSABLES) + "](?=[A-Za-z])|(?<=[A-Za-z])[" + "".join(CONFUSABLES) + "]"  # mixed scripts
+    "|(?<=[A-Za-z])[013457@$]+(?=[A-Za-z])"  # leetspeak
+    r"|(?<![A-Za-z0-9])[A-Za-z](?:[ .\-*_][A-Za-z]){3,}(?![A-Za-z0-9])"  # spaced-out letters
+)
 
 # A sentence ends at terminal punctuation followed by a space (Latin), at
 # "!?;" next to a Chinese character (normalisation turns "！？；" into
@@ -48,6 +58,7 @@ class Indicator:
     description: str
     patterns: tuple[re.Pattern[str], ...]
     exclude: tuple[re.Pattern[str], ...]
+    builtin: str | None = None
 
     def title(self, language: str) -> str:
         """Return the title in ``language`` ("zh" gives Chinese, else English)."""
@@ -127,7 +138,10 @@ def parse_indicators(table: dict[str, object], source: str = "indicators.toml") 
         if entry["severity"] not in SEVERITIES:
             raise IndicatorError(f"{where}: severity {entry['severity']!r} is not one of {', '.join(SEVERITIES)}.")
         patterns = [*entry.get("patterns_en", []), *entry.get("patterns_zh", [])]
-        if not patterns:
+        builtin = entry.get("builtin")
+        if builtin is not None and builtin not in BUILTINS:
+            raise IndicatorError(f"{where}: builtin {builtin!r} is not one of {', '.join(BUILTINS)}.")
+        if not patterns and builtin is None:
             raise IndicatorError(f"{where}: has no patterns_en or patterns_zh.")
         indicators.append(
             Indicator(
@@ -139,6 +153,7 @@ def parse_indicators(table: dict[str, object], source: str = "indicators.toml") 
                 description=str(entry.get("description", "")),
                 patterns=tuple(_compile(p, where) for p in patterns),
                 exclude=tuple(_compile(p, where) for p in entry.get("exclude", [])),
+                builtin=builtin,
             )
         )
     return tuple(indicators)
@@ -249,6 +264,7 @@ def find_red_flags(
     flags: list[tuple[int, RedFlag]] = []
     sentences: dict[int, set[tuple[int, int]]] = {}
     rejected: set[tuple[int, int, int]] = set()  # (indicator, start, end) cancelled by an exclude
+    matched: list[tuple[tuple[int, int], int, int, RedFlag]] = []  # sentence, match span, flag
     for pattern_index, match in patterns.finditer(haystack):
         owner = owners[pattern_index]
         seen = sentences.setdefault(owner, set())
@@ -264,22 +280,53 @@ def find_red_flags(
             continue
         seen.add(bounds)
         start, end = norm.to_original(*bounds)
-        flags.append(
-            (
-                start,
-                RedFlag(
-                    id=indicator.id,
-                    category=indicator.category,
-                    severity=indicator.severity,
-                    title=indicator.title(language),
-                    evidence=text[start:end],
-                    start=start,
-                    end=end,
-                ),
-            )
+        flag = RedFlag(
+            id=indicator.id,
+            category=indicator.category,
+            severity=indicator.severity,
+            title=indicator.title(language),
+            evidence=text[start:end],
+            start=start,
+            end=end,
         )
+        flags.append((start, flag))
+        matched.append((bounds, match.start(), match.end(), flag))
+    flags.extend(_disguise_flags(text, norm, table, matched, language))
     flags.sort(key=lambda item: (item[0], item[1].id))
     return [flag for _, flag in flags]
+
+
+def _disguise_flags(
+    text: str,
+    norm: Normalized,
+    table: tuple[Indicator, ...],
+    matched: list[tuple[tuple[int, int], int, int, RedFlag]],
+    language: str,
+) -> list[tuple[int, RedFlag]]:
+    """Flag the sentences whose matched risk words were disguised in the original text."""
+    builtin = next((i for i in table if i.builtin == "obfuscation"), None)
+    if builtin is None or (norm.offsets is None and norm.text == text):
+        return []
+    out: list[tuple[int, RedFlag]] = []
+    done: set[tuple[int, int]] = set()
+    for bounds, match_start, match_end, flag in matched:
+        if bounds in done or len(done) >= MAX_HITS_PER_INDICATOR:
+            continue
+        start, end = norm.to_original(match_start, match_end)
+        if _DISGUISE.search(text, start, end) is None:
+            continue
+        done.add(bounds)
+        evidence = RedFlag(
+            id=builtin.id,
+            category=flag.category,
+            severity=builtin.severity,
+            title=builtin.title(language),
+            evidence=flag.evidence,
+            start=flag.start,
+            end=flag.end,
+        )
+        out.append((flag.start, evidence))
+    return out
 
 
 def indicator_features(flags: list[RedFlag], indicators: tuple[Indicator, ...]) -> list[float]:
@@ -305,9 +352,11 @@ def indicator_features(flags: list[RedFlag], indicators: tuple[Indicator, ...]) 
 
     hits: dict[str, int] = {}
     weight = dict.fromkeys(CATEGORIES, 0.0)
+    builtin = {indicator.id for indicator in indicators if indicator.builtin}
     for flag in flags:
         hits[flag.id] = hits.get(flag.id, 0) + 1
-        weight[flag.category] += SEVERITY_WEIGHT[flag.severity]
+        if flag.id not in builtin:  # a disguise flag only restates another flag: do not count it twice
+            weight[flag.category] += SEVERITY_WEIGHT[flag.severity]
     values = [math.log1p(hits.get(indicator.id, 0)) for indicator in indicators]
     values.extend(math.log1p(weight[category]) for category in CATEGORIES)
     return values

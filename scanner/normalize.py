@@ -16,6 +16,24 @@ from functools import lru_cache
 import numpy as np
 
 from scanner.unicode_tables import CHANGED, RESIZING, RESIZING_TO
+from scanner.variants import SIMPLIFIED, TRADITIONAL
+
+# Letters of other scripts that look like Latin ones (a subset of Unicode's confusables data for
+# Cyrillic, Greek and Armenian): a scam filing writes "guаranteed" with a Cyrillic "а" to slip past
+# keyword filters. They fold to the Latin letter they imitate (the "skeleton" used for matching).
+CONFUSABLES = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "һ": "h", "ӏ": "l", "ɡ": "g", "ո": "n", "ս": "u", "օ": "o", "ց": "g", "հ": "h",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C", "Т": "T",
+    "У": "Y", "Х": "X", "Ѕ": "S", "І": "I", "Ј": "J",
+    "α": "a", "ο": "o", "ρ": "p", "ν": "v", "τ": "t", "ι": "i", "κ": "k", "υ": "u", "χ": "x",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+}  # fmt: skip
+# Traditional Chinese characters fold to their simplified form (OpenCC's character table, Apache-2.0),
+# so 保證收益 and 保证收益 are the same words to the indicators and the model.
+_T2S = dict(zip(TRADITIONAL, SIMPLIFIED, strict=True))
 
 # Characters that carry no text: zero-width spaces and joiners, bidi controls,
 # word joiners, invisible operators, the BOM and the soft hyphen.
@@ -93,7 +111,9 @@ def fold_char(char: str) -> str:
     -------
     str
         The empty string for invisible characters, otherwise the NFKC form of
-        the character with typographic quotes, dashes and spaces folded to ASCII.
+        the character with typographic quotes, dashes and spaces folded to ASCII,
+        look-alike Cyrillic and Greek letters folded to Latin, and traditional
+        Chinese characters folded to simplified ones.
     """
     if char in _INVISIBLE:
         return ""
@@ -105,8 +125,10 @@ def fold_char(char: str) -> str:
     if category in ("Cf", "Co", "Cs"):
         return ""
     folded = unicodedata.normalize("NFKC", char)
-    if len(folded) == 1 and folded in _EXTRA_FOLD:
-        return _EXTRA_FOLD[folded]
+    if len(folded) == 1:
+        folded = _EXTRA_FOLD.get(folded, folded)
+        folded = CONFUSABLES.get(folded, folded)
+        folded = _T2S.get(folded, folded)
     return folded
 
 
@@ -124,29 +146,38 @@ class Normalized:
         Built on first use: most texts never need it.
     """
 
-    __slots__ = ("_offsets", "_source", "text")
+    __slots__ = ("_kept", "_offsets", "_source", "text")
 
-    def __init__(self, text: str, source: str | None = None) -> None:
+    def __init__(self, text: str, source: str | None = None, kept: np.ndarray | None = None) -> None:
         self.text = text
         self._source = source  # set when characters vanished or expanded
+        self._kept = kept  # set when spaced-out letters were joined: positions kept from the first stage
         self._offsets: np.ndarray | None = None
 
     @property
     def offsets(self) -> np.ndarray | None:
         """See the class docstring."""
-        if self._source is None:
+        if self._source is None and self._kept is None:
             return None
         if self._offsets is None:
-            # Each original character stands for len(fold) normalised ones: repeat its index that often.
-            codes = np.frombuffer(self._source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            table = _lengths()
-            inside = codes < len(table)
-            sizes = np.where(inside, table[np.where(inside, codes, 0)], 0).astype(np.int64)
-            sizes[~inside & ~((codes >= 0xE0000) & (codes <= 0xE007F)) & (codes < 0xF0000)] = 1
-            self._offsets = np.concatenate(
-                [np.repeat(np.arange(len(codes), dtype=np.int64), sizes), np.array([len(codes)], dtype=np.int64)]
-            )
+            first = self._first_stage() if self._source is not None else None
+            if self._kept is None:
+                self._offsets = first
+            else:  # positions kept by the second stage, through the first stage's map
+                self._offsets = first[self._kept] if first is not None else self._kept.astype(np.int64)
         return self._offsets
+
+    def _first_stage(self) -> np.ndarray:
+        """Each original character stands for len(fold) first-stage ones: repeat its index that often."""
+        assert self._source is not None
+        codes = np.frombuffer(self._source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        table = _lengths()
+        inside = codes < len(table)
+        sizes = np.where(inside, table[np.where(inside, codes, 0)], 0).astype(np.int64)
+        sizes[~inside & ~((codes >= 0xE0000) & (codes <= 0xE007F)) & (codes < 0xF0000)] = 1
+        return np.concatenate(
+            [np.repeat(np.arange(len(codes), dtype=np.int64), sizes), np.array([len(codes)], dtype=np.int64)]
+        )
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """Map a ``[start, end)`` span of the normalised text to the original text."""
@@ -180,11 +211,49 @@ def normalize(text: str) -> Normalized:
     """
     # ASCII control characters become spaces one for one: no offsets change.
     clean = _ASCII_CONTROL.sub(" ", text) if _ASCII_CONTROL.search(text) else text
-    if clean.isascii() or _CHANGED.search(clean) is None:
-        return Normalized(clean)
-    # Characters to change are usually few (quotes, full-width punctuation): visit only those.
-    folded = _CHANGED.sub(_fold_match, clean)
-    return Normalized(folded, clean if _RESIZING.search(clean) else None)
+    source = None
+    folded = clean
+    if not clean.isascii() and _CHANGED.search(clean) is not None:
+        # Characters to change are usually few (quotes, full-width punctuation): visit only those.
+        folded = _CHANGED.sub(_fold_match, clean)
+        source = clean if _RESIZING.search(clean) else None
+    # Second stage, against keyword evasion: leetspeak inside words ("gu4rant33d", one for one)
+    # and spaced-out letters ("g u a r a n t e e d", the separators removed).
+    if _LEET.search(folded):
+        folded = _LEET.sub(_unleet, folded)
+    kept = None
+    if _SPACED.search(folded):
+        # Drop the separators inside the spaced word, and the extra spaces that set it apart.
+        mask = np.ones(len(folded) + 1, dtype=bool)
+        for match in _SPACED.finditer(folded):
+            start, end = match.span("word")
+            mask[start + 1 : end : 2] = False
+            for gap in ("before", "after"):
+                if match.group(gap):
+                    low, high = match.span(gap)
+                    mask[low + 1 : high] = False
+        kept = np.flatnonzero(mask)
+        folded = _drop(folded, mask)
+    return Normalized(folded, source, kept)
+
+
+def _drop(text: str, mask: np.ndarray) -> str:
+    """Keep the characters of ``text`` where ``mask`` is True (its last entry stands for the end)."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)[mask[:-1]]
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+# A word with leet digits between its letters (not hex, not "web3": digits must sit inside letters).
+_LEET = re.compile(r"(?<![\w@$])[A-Za-z]+(?:[013457@$]+[A-Za-z]+)+(?![\w@$])")
+_LEET_MAP = str.maketrans("013457@$", "oieastas")
+# Four or more single letters each followed by one separator: "g u a r a n t e e d", "g.u.a.r.a".
+_SPACED = re.compile(
+    r"(?P<before> {2,})?(?<![A-Za-z0-9])(?P<word>[A-Za-z](?:[ .\-*_][A-Za-z]){3,})(?![A-Za-z0-9])(?P<after> {2,})?"
+)
+
+
+def _unleet(match: re.Match[str]) -> str:
+    return match.group().translate(_LEET_MAP)
 
 
 def _fold_match(match: re.Match[str]) -> str:

@@ -37,6 +37,7 @@ import scanner
 from scanner.datasets import LabelledData, read_labelled
 from scanner.labelstore import (
     ImportResult,
+    StoredLabel,
     as_labelled,
     import_labels,
     read_batches,
@@ -56,6 +57,7 @@ from scanner.registry import (
 )
 
 DEFAULT_TOLERANCE = 0.01
+MIN_AGREEMENT = 0.5  # below chance: the new labels contradict what the active model learned
 GATE_FOLDS = 5
 RETRAINED_NAME = "retrained"
 LABEL_SOURCE_PREFIX = "labels/"
@@ -81,6 +83,8 @@ class GateReport:
     holdout_candidate: float | None = None
     holdout_active: float | None = None
     n_holdout: int = 0
+    agreement: float | None = None
+    n_new: int = 0
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +103,7 @@ class GateReport:
                 "active": self.holdout_active,
                 "n": self.n_holdout,
             },
+            "new_labels_agreement": {"active": self.agreement, "n": self.n_new, "minimum": MIN_AGREEMENT},
             "passed": self.passed,
             "failures": self.failures,
         }
@@ -114,6 +119,8 @@ class GateReport:
             f"active {self.active} {show(self.base_active)}",
             f"held-out stored labels ROC-AUC (n {self.n_holdout}): candidate {show(self.holdout_candidate)}, "
             f"active {self.active} {show(self.holdout_active)}",
+            f"new labels as ranked by the active model, ROC-AUC (n {self.n_new}): {show(self.agreement)} "
+            f"(minimum {MIN_AGREEMENT})",
             f"tolerance {self.tolerance}",
         ]
 
@@ -305,7 +312,23 @@ def retrain(
             say(f"Comparing on the base corpus ({len(base_data)} documents, {GATE_FOLDS} folds)…")
             base_candidate, base_active = compare_on_base(base_data, as_labelled(training), as_labelled(reference))
             _check(failures, "base corpus cross-validated ROC-AUC", base_candidate, base_active, tolerance)
-        gate = GateReport(active.label, tolerance, _round(base_candidate), _round(base_active), len(base_data))
+        new = [r for r in stored if r.batch in pending]
+        agreement = _agreement(active, new, base_data)
+        if agreement is not None and agreement < MIN_AGREEMENT:
+            failures.append(
+                f"the new labels contradict the active model {active.label} (it ranks them with ROC-AUC "
+                f"{agreement:.4f}, below chance {MIN_AGREEMENT}): are labels swapped?"
+            )
+        gate = GateReport(
+            active.label,
+            tolerance,
+            _round(base_candidate),
+            _round(base_active),
+            len(base_data),
+            agreement=_round(agreement),
+            n_new=len(new),
+            failures=list(failures),
+        )
 
         if failures and not force:
             return _refuse(gate, failures, pending, imported, warnings)
@@ -331,6 +354,8 @@ def retrain(
             _round(holdout_candidate),
             _round(holdout_active),
             len(holdout),
+            _round(agreement),
+            len(new),
             failures,
         )
         if failures and not force:
@@ -342,6 +367,26 @@ def retrain(
         activate_model(label)  # the pointer is switched last
         set_status(pending, "accepted")
         return RetrainOutcome(True, gate, imported, label, folder, forced=bool(failures), warnings=warnings)
+
+
+def _agreement(active: Model, new: Sequence[StoredLabel], base: LabelledData) -> float | None:
+    """The active model's ROC-AUC on the new labels.
+
+    A batch of one class has no ROC-AUC alone; it is ranked against the base
+    corpus documents of the other side (legitimate against risky), so that a
+    batch of fundraising texts all labelled legitimate is caught too.
+    """
+    if not new:
+        return None
+    texts = [r.text for r in new]
+    labels = [r.label for r in new]
+    risky = {label != "legitimate" for label in labels}
+    if len(risky) < 2:
+        wanted = not next(iter(risky))
+        extra = [i for i, label in enumerate(base.labels) if (label != "legitimate") == wanted]
+        texts += [base.texts[i] for i in extra]
+        labels += [base.labels[i] for i in extra]
+    return _holdout_auc(_score(active, texts), labels)
 
 
 def _score(model: Model, texts: list[str]) -> np.ndarray:
