@@ -7,6 +7,8 @@ Text is extracted, not normalised (normalising is another module's job). Every f
 from __future__ import annotations
 
 import codecs
+import contextlib
+import dataclasses
 import functools
 import hashlib
 import io
@@ -15,6 +17,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -96,13 +99,23 @@ class ReadLimits:
         Pages of a PDF read; later pages are skipped with a logged warning.
     max_chars : int
         Characters of text kept; the rest is cut with a logged warning.
+    max_pdf_stream : int
+        Most bytes one PDF stream (a page's content, a font) may inflate to. A page whose
+        content inflates past it is skipped with a logged warning, and a PDF with no other
+        readable page is an error: a few kB of compressed zeros or repeated text would
+        otherwise cost gigabytes of memory or minutes of text extraction. pypdf's own cap is
+        75 MB; extracting a page costs about 2 s per MB of content, so the time limit of a
+        batch (``--timeout``) bounds a PDF with many pages near this limit.
     max_docx_entries, max_docx_uncompressed, max_docx_ratio : int, int, float
         Most ZIP entries, unpacked bytes and unpacked/packed ratio of a .docx; beyond any of
-        them it is refused as a likely zip bomb.
+        them it is refused as a likely zip bomb. A .docx whose XML declares a DTD
+        (``<!DOCTYPE``, where entities are defined) is refused too: Word never writes one,
+        and entity expansion ("billion laughs") is the attack it would carry.
     """
 
     max_bytes: int = 50 * 2**20
     max_pdf_pages: int = 2000
+    max_pdf_stream: int = 10 * 2**20
     max_chars: int = 5_000_000
     max_docx_entries: int = 2000
     max_docx_uncompressed: int = 200 * 2**20
@@ -255,8 +268,10 @@ def iter_document_paths(root: str | Path) -> Iterator[Path]:
 
     Only files with a suffix in :data:`SUPPORTED_SUFFIXES` (any case) are yielded; hidden
     files and folders (``.name``) and Office lock files (``~$name``) are skipped. Symbolic
-    links are followed but each folder is visited once, so a link loop ends. An unreadable
-    sub-folder is skipped with a logged warning. A file path yields itself, whatever its suffix.
+    links are followed but each folder is visited once, so a link loop ends; a link named like a
+    document that leads nowhere (dangling, or a loop) is yielded, so that reading it reports the
+    problem instead of the document silently going missing. An unreadable sub-folder is skipped
+    with a logged warning. A file path yields itself, whatever its suffix.
 
     Parameters
     ----------
@@ -295,7 +310,9 @@ def iter_document_paths(root: str | Path) -> Iterator[Path]:
                     if key not in seen:  # else a link loop, or a folder linked twice
                         seen.add(key)
                         stack.append(iter(_sorted_entries(Path(entry.path))))
-                elif entry.is_file() and Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES:
+                elif Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES and (
+                    entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))
+                ):  # a dangling link or a link loop is yielded, so that reading it reports it
                     yield Path(entry.path)
             except OSError as exc:
                 logger.warning("%s: skipped (%s).", entry.path, exc.strerror or exc)
@@ -497,10 +514,37 @@ class _TextExtractor(HTMLParser):
 
 def _pdf_text(data: bytes, label: str, limits: ReadLimits) -> str:
     """Extract the text of a PDF's pages, up to ``max_pdf_pages`` pages and about ``max_chars``."""
-    from pypdf import PdfReader  # imported here: slow to import, and only PDFs need it
-    from pypdf.errors import DependencyError
-
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings on odd files would flood stderr
+    with _pdf_stream_cap(limits.max_pdf_stream):
+        return _pdf_pages_text(data, label, limits)
+
+
+def _pdf_stream_cap(max_bytes: int) -> contextlib.AbstractContextManager[object]:
+    """Cap the bytes pypdf may inflate one stream to, with every filter that has a cap (pypdf >= 6)."""
+    try:
+        from pypdf import Configuration, apply_configuration
+    except ImportError:  # older pypdf: its fixed 75 MB caps apply
+        return contextlib.nullcontext()
+    fields = {field.name for field in dataclasses.fields(Configuration)}
+    caps = {name: max_bytes for name in _PDF_STREAM_CAPS if name in fields}
+    return apply_configuration(None, **caps)
+
+
+_PDF_STREAM_CAPS = (
+    "zlib_maximum_output_length",
+    "brotli_maximum_output_length",
+    "lzw_maximum_output_length",
+    "run_length_maximum_output_length",
+    "jbig2_maximum_output_length",
+    "array_based_stream_maximum_output_length",
+)
+
+
+def _pdf_pages_text(data: bytes, label: str, limits: ReadLimits) -> str:
+    """Extract the text of a PDF's pages (see :func:`_pdf_text`), within pypdf's stream caps."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, LimitReachedError
+
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
@@ -511,6 +555,8 @@ def _pdf_text(data: bytes, label: str, limits: ReadLimits) -> str:
         raise
     except DependencyError:
         raise DocumentError(f"{label} is encrypted (AES); reading it needs: pip install cryptography.") from None
+    except LimitReachedError:
+        raise DocumentError(f"{label}: {_pdf_inflates(limits)}.") from None
     except Exception as exc:  # pypdf raises many exception types on damaged files
         raise DocumentError(f"{label}: not a readable PDF ({_reason(exc)}). Re-save or re-export it.") from None
     if count == 0:
@@ -525,6 +571,9 @@ def _pdf_text(data: bytes, label: str, limits: ReadLimits) -> str:
     for page in pages[: limits.max_pdf_pages]:
         try:
             parts.append(page.extract_text() or "")
+        except LimitReachedError:
+            errors.append(_pdf_inflates(limits))
+            continue
         except Exception as exc:  # one damaged page should not lose the others
             errors.append(_reason(exc))
             continue
@@ -536,6 +585,11 @@ def _pdf_text(data: bytes, label: str, limits: ReadLimits) -> str:
     if errors:
         logger.warning("%s: skipped %d unreadable PDF pages (%s).", label, len(errors), errors[0])
     return "\n\n".join(parts)
+
+
+def _pdf_inflates(limits: ReadLimits) -> str:
+    """Say that a PDF stream inflates past ``max_pdf_stream`` (a likely decompression bomb)."""
+    return f"a stream inflates past the {_size(limits.max_pdf_stream)} limit (ReadLimits.max_pdf_stream)"
 
 
 def _docx_text(data: bytes, label: str, limits: ReadLimits) -> str:
@@ -562,6 +616,17 @@ def _docx_text(data: bytes, label: str, limits: ReadLimits) -> str:
             )
     if not any(entry.filename == "word/document.xml" for entry in entries):
         raise DocumentError(f"{label} is not a valid .docx (no word/document.xml; another Office or ZIP file?).")
+    try:
+        part = _docx_part_with_dtd(data)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise DocumentError(
+            f"{label}: not a readable .docx ({_reason(exc)}). Re-save it in Word or LibreOffice."
+        ) from None
+    if part is not None:
+        raise DocumentError(
+            f"{label}: .docx part {part} declares a DTD (<!DOCTYPE>), which Word never writes; refused as a "
+            "possible XML entity-expansion attack. Re-save it in Word or LibreOffice."
+        )
     import docx  # imported here: only DOCX files need it
 
     try:
@@ -569,6 +634,34 @@ def _docx_text(data: bytes, label: str, limits: ReadLimits) -> str:
     except Exception as exc:  # python-docx and lxml raise many exception types on damaged files
         reason = _reason(exc)
         raise DocumentError(f"{label}: not a readable .docx ({reason}). Re-save it in Word or LibreOffice.") from None
+
+
+# "<!DOCTYPE" as it appears in XML encoded as UTF-8 (or ASCII), UTF-16 or UTF-32, either byte order.
+_DTD_MARKERS = tuple(
+    "<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
+
+def _docx_part_with_dtd(data: bytes) -> str | None:
+    """Name the first XML part of a .docx that declares a DTD, or None.
+
+    python-docx parses without resolving entities and libxml2 caps their amplification, but a
+    filing that carries a DTD is refused here with a clear message rather than left to them.
+    Parts are read in blocks, so this costs no more memory than the zip-bomb limits allow.
+    """
+    overlap = max(map(len, _DTD_MARKERS)) - 1
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for entry in archive.infolist():
+            if not entry.filename.lower().endswith((".xml", ".rels")):
+                continue  # media may hold "<!DOCTYPE" (an SVG image); python-docx does not parse them
+            with archive.open(entry) as handle:
+                tail, block = b"", handle.read(1 << 20)
+                while block:
+                    window = tail + block
+                    if any(marker in window for marker in _DTD_MARKERS):
+                        return entry.filename
+                    tail, block = window[-overlap:], handle.read(1 << 20)
+    return None
 
 
 def _docx_lines(document: DocxDocument) -> Iterator[str]:

@@ -20,6 +20,7 @@ import numpy as np
 _WORD = re.compile(r"[^\W_\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+|[%$¥€£]")
 _DIGITS = re.compile(r"\d+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+_ALL_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # a nameable Chinese n-gram: characters, no punctuation
 _NON_CJK_RUN = re.compile(r"[^\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 
 # English function words: they carry a writer's style, not an offer's substance,
@@ -400,6 +401,6 @@ def bucket_terms(grams: Grams, config: FeatureConfig, wanted: set[int]) -> dict[
             for position in np.flatnonzero(np.isin(buckets, wanted_array)):
                 bucket = int(buckets[position])
                 gram = grams.text[position : position + n]
-                if bucket not in names and _CJK.search(gram) and " " not in gram.strip():
-                    names[bucket] = gram.strip()
+                if bucket not in names and _ALL_CJK.fullmatch(gram):
+                    names[bucket] = gram
     return names

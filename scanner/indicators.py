@@ -220,6 +220,24 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
+# A line break inside a sentence (hard-wrapped text, PDF extraction): the line does not end a
+# sentence and the next one goes on in lower case. Matched on the normalised text, before lower-casing.
+_WRAPPED = re.compile(r"(?<=[^\s.!?:;。！？])\n(?=[a-z])")
+
+
+def _join_wrapped_lines(text: str, lowered: str) -> str:
+    """Turn line breaks that wrap a sentence into spaces (one for one, so offsets hold)."""
+    if "\n" not in text:
+        return lowered
+    breaks = [m.start() for m in _WRAPPED.finditer(text)]
+    if not breaks:
+        return lowered
+    chars = list(lowered)
+    for index in breaks:
+        chars[index] = " "
+    return "".join(chars)
+
+
 def _lower_same_length(text: str) -> str:
     lowered = text.lower()
     if len(lowered) == len(text):
@@ -259,7 +277,7 @@ def find_red_flags(
     """
     table = indicators if indicators is not None else _default_indicators()
     norm = normalized if normalized is not None else normalize(text)
-    haystack = _lower_same_length(norm.text)
+    haystack = _join_wrapped_lines(norm.text, _lower_same_length(norm.text))
     patterns, owners = _pattern_set(table)
     flags: list[tuple[int, RedFlag]] = []
     sentences: dict[int, set[tuple[int, int]]] = {}

@@ -26,6 +26,7 @@ from scanner.normalize import normalize
 
 LEVELS = ("low", "medium", "high")
 TOP_TERMS = 8
+MIN_TERM_WEIGHT = 0.005  # smaller contributions to the log-odds are not worth naming
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -163,7 +164,7 @@ def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarr
         order = best[np.lexsort((best, -contributions[best]))]
     else:
         order = np.argsort(-contributions, kind="stable")
-    order = [i for i in order if contributions[i] > 0]
+    order = [i for i in order if contributions[i] >= MIN_TERM_WEIGHT]
     wanted = {int(model.buckets[columns[i]]) for i in order}
     names = bucket_terms(grams, model.config, wanted)
     terms: list[Term] = []

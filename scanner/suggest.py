@@ -106,9 +106,9 @@ def suggest_documents(
             continue
         if not text.strip():
             continue
-        probability = score_text(text, model, doc_id=job.id, explain=False).probability
-        if probability is not None:
-            scored.append((job.id, text, str(job.path) if job.path else None, float(probability)))
+        risk = score_text(text, model, doc_id=job.id, explain=False).probability
+        if risk is not None:
+            scored.append((job.id, text, str(job.path) if job.path else None, float(risk)))
     probability = np.array([row[3] for row in scored])
     return [
         Suggestion(
