@@ -172,6 +172,38 @@ def _scan_command(kind: str, jobs: int) -> dict[str, float]:
     return {"docs": len(files), "mb": megabytes, "seconds": elapsed, "peak_mb": peak}
 
 
+def _dask_whitepapers() -> None:
+    """The Dask engine (a LocalCluster on this machine) against the local engine, on the whitepapers."""
+    try:
+        from scanner.dask_engine import DaskEngine
+    except ImportError:
+        print("== dask: skipped (pip install 'crypto-risk-scanner[dask]') ==")
+        return
+    from scanner.batch import plan_jobs, run_batch
+    from scanner.registry import resolve_model
+
+    if not ICOBASE.is_dir():
+        return
+    model = resolve_model()
+    jobs = plan_jobs([str(ICOBASE)])
+    megabytes = sum(p.stat().st_size for p in ICOBASE.rglob("*.txt")) / 1e6
+    cores = len(os.sched_getaffinity(0))
+    start = time.perf_counter()
+    run_batch(jobs, model, lambda record, result: None, workers=cores)
+    local = time.perf_counter() - start
+    start = time.perf_counter()
+    with DaskEngine(workers=cores) as engine:
+        started = time.perf_counter() - start
+        run_batch(jobs, model, lambda record, result: None, engine=engine)
+    dask_total = time.perf_counter() - start
+    print(f"== whitepapers on the Dask engine (LocalCluster, {cores} workers) ==")
+    print(f"local engine, {cores} processes: {local:6.1f} s  {megabytes / local:6.2f} MB/s")
+    print(
+        f"dask LocalCluster:        {dask_total:6.1f} s  {megabytes / dask_total:6.2f} MB/s "
+        f"(of which {started:.1f} s starting the cluster; overhead {dask_total / local - 1:+.0%} against local)"
+    )
+
+
 def _throughput(kind: str) -> None:
     if kind == "whitepapers" and not ICOBASE.is_dir():
         print(f"== {kind}: skipped ({ICOBASE} not found) ==")
@@ -203,7 +235,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker", choices=["scanner", "baseline"])
     parser.add_argument("--kind", choices=["whitepapers", "short"], default="short")
-    parser.add_argument("--only", choices=["startup", "whitepapers", "short"])
+    parser.add_argument("--only", choices=["startup", "whitepapers", "short", "dask"])
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(_worker(args.worker, args.kind)))
@@ -213,6 +245,8 @@ def main() -> None:
     for kind in ("whitepapers", "short"):
         if args.only in (None, kind):
             _throughput(kind)
+    if args.only in (None, "dask"):
+        _dask_whitepapers()
 
 
 if __name__ == "__main__":

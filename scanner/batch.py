@@ -428,6 +428,7 @@ def run_batch(
     done: list[dict[str, Any]] | None = None,
     near_threshold: float = DEFAULT_THRESHOLD,
     on_result: Callable[[Result], None] | None = None,
+    engine: Any = None,
     **options: Any,
 ) -> Summary:
     """Score ``jobs`` and hand each record to ``write`` in order.
@@ -451,6 +452,10 @@ def run_batch(
         Minimum estimated Jaccard similarity for ``near_duplicate_of``.
     on_result : callable, optional
         Called with each result (progress display).
+    engine : object, optional
+        Where to score instead of local processes: anything with
+        ``run(jobs, model, **options) -> Iterator[Outcome]`` in job order,
+        such as :class:`scanner.dask_engine.DaskEngine`.
     **options
         Passed to :func:`score_batch` (limits, explain, timeout).
 
@@ -471,9 +476,11 @@ def run_batch(
     pending = [job for job in jobs if job.id not in finished]
 
     options = {"signature": True, **options}
-    pool = start_pool(model, workers, options) if workers > 1 and len(pending) > 4 else None
+    pool = start_pool(model, workers, options) if engine is None and workers > 1 and len(pending) > 4 else None
     try:
-        return _run(pending, model, write, summary, first_by_sha, index, checkpoint, on_result, pool, started, options)
+        return _run(
+            pending, model, write, summary, first_by_sha, index, checkpoint, on_result, pool, started, options, engine
+        )
     finally:
         if pool is not None:
             pool.terminate()
@@ -491,6 +498,7 @@ def _run(
     pool: Any,
     started: float,
     options: dict[str, Any],
+    engine: Any = None,
 ) -> Summary:
     results_by_sha: dict[str, Result] = {}
     # Exact duplicates are found before scoring, from the bytes, so each is scored once
@@ -507,7 +515,10 @@ def _run(
         if digest is not None:
             first_for_digest[digest] = job.id
     wanted = {digest for _original, digest in copy_of.values()}  # keep only results that copies will reuse
-    outcomes = run_local(scored_once, model, pool=pool, **options)
+    if engine is not None:
+        outcomes = engine.run(scored_once, model, **options)
+    else:
+        outcomes = run_local(scored_once, model, pool=pool, **options)
     for job in pending:
         extra: dict[str, Any] = {"duplicate_of": None, "near_duplicate_of": None, "near_duplicate_similarity": None}
         if job.id in copy_of:

@@ -305,14 +305,16 @@ def iter_document_paths(root: str | Path) -> Iterator[Path]:
             stack.pop()
         elif not entry.name.startswith((".", "~$")):
             try:
-                if entry.is_dir():
+                wanted = Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES
+                if entry.is_symlink() and not os.path.exists(entry.path):  # dangling, or a loop
+                    if wanted:  # yielded, so that reading it reports the problem
+                        yield Path(entry.path)
+                elif entry.is_dir():
                     key = (entry.stat().st_dev, entry.stat().st_ino)
                     if key not in seen:  # else a link loop, or a folder linked twice
                         seen.add(key)
                         stack.append(iter(_sorted_entries(Path(entry.path))))
-                elif Path(entry.name).suffix.lower() in SUPPORTED_SUFFIXES and (
-                    entry.is_file() or (entry.is_symlink() and not os.path.exists(entry.path))
-                ):  # a dangling link or a link loop is yielded, so that reading it reports it
+                elif wanted and entry.is_file():
                     yield Path(entry.path)
             except OSError as exc:
                 logger.warning("%s: skipped (%s).", entry.path, exc.strerror or exc)
