@@ -29,6 +29,13 @@ app = typer.Typer(
 )
 
 
+class Engine(enum.StrEnum):
+    """Where a batch is scored."""
+
+    local = "local"
+    dask = "dask"
+
+
 class OutputFormat(enum.StrEnum):
     """Formats for results on standard output."""
 
@@ -88,18 +95,33 @@ def score(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 if any document could not be scored.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")] = False,
     no_explain: Annotated[bool, typer.Option("--no-explain", help="Skip naming the top terms (faster).")] = False,
+    engine: Annotated[Engine, typer.Option("--engine", help="Where to score: local processes or a Dask cluster.")] = (
+        Engine.local
+    ),
+    scheduler: Annotated[
+        str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster here).")
+    ] = None,
+    max_mb: Annotated[float, typer.Option("--max-mb", min=0.001, help="Largest document to read, in MB.")] = 50.0,
 ) -> None:
     """Score filings: a risk score, level, category and the sentences that raised it.
 
     Example: scan filings/ --out results.csv
     """
     from scanner.batch import default_workers, plan_jobs
+    from scanner.documents import ReadLimits
     from scanner.registry import resolve_model
     from scanner.render import format_for_path
 
     try:
         loaded = resolve_model(model)
-        fmt = format_for_path(out) if out else (output_format.value if output_format else "card")
+        dataset = out is not None and (out.suffix == "" or out.is_dir())  # a folder: a partitioned Parquet dataset
+        fmt = (
+            "parquet-dataset"
+            if dataset
+            else format_for_path(out)
+            if out
+            else (output_format.value if output_format else "card")
+        )
         if resume and out is None:
             raise typer.BadParameter("--resume needs --out FILE (the output to carry on).")
         planned = plan_jobs(paths, text_column=text_column, id_column=id_column)
@@ -114,8 +136,13 @@ def score(
             fail_on=fail_on.value if fail_on else None,
             quiet=quiet,
             workers=jobs or default_workers(),
-            options={"explain": not no_explain, "timeout": timeout or None},
+            options={
+                "explain": not no_explain,
+                "timeout": timeout or None,
+                "limits": ReadLimits(max_bytes=int(max_mb * 2**20)),
+            },
             near_threshold=near_duplicates,
+            engine=_engine(engine, scheduler, jobs),
         )
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
@@ -144,6 +171,7 @@ def _run_scan(
     workers: int,
     options: dict[str, Any],
     near_threshold: float,
+    engine: Any = None,
 ) -> tuple[Any, bool]:
     """Wire a batch to its output, checkpoint and progress display; return (summary, fail-on reached)."""
     from scanner.batch import STREAMED_FORMATS, Checkpoint, run_batch
@@ -154,8 +182,11 @@ def _run_scan(
     checkpoint = None
     done: list[dict[str, Any]] = []
     if out is not None:
-        target = out if fmt in STREAMED_FORMATS else out.with_name(out.name + ".journal.jsonl")
-        checkpoint = Checkpoint(out.with_name(out.name + ".progress"))
+        side = out / "_scan" if fmt == "parquet-dataset" else out
+        if fmt == "parquet-dataset":
+            out.mkdir(parents=True, exist_ok=True)
+        target = out if fmt in STREAMED_FORMATS else side.with_name(side.name + ".journal.jsonl")
+        checkpoint = Checkpoint(side.with_name(side.name + ".progress"))
         done = checkpoint.read() if resume else []
         if done and target.is_file() and target.stat().st_size >= done[-1]["end"]:
             with open(target, "r+b") as handle:
@@ -211,17 +242,31 @@ def _run_scan(
                 done=done,
                 near_threshold=near_threshold,
                 on_result=tick,
+                engine=engine,
                 **options,
             )
         if out is not None and fmt not in STREAMED_FORMATS:
-            finish_journal(out.with_name(out.name + ".journal.jsonl"), fmt, out)
+            finish_journal(side.with_name(side.name + ".journal.jsonl"), fmt, out)
         finished = True
     finally:
         if progress is not None:
             progress.stop()
         if checkpoint is not None:
             checkpoint.close(remove=finished)
+        if engine is not None:
+            engine.close()
     return summary, state["reached"]
+
+
+def _engine(engine: Engine, scheduler: str | None, jobs: int | None) -> Any:
+    """The Dask engine when asked for (the local engine is the default, None)."""
+    if engine is Engine.local:
+        if scheduler:
+            raise typer.BadParameter("--scheduler goes with --engine dask.")
+        return None
+    from scanner.dask_engine import DaskEngine
+
+    return DaskEngine(scheduler=scheduler, workers=jobs)
 
 
 app.command("score")(score)
@@ -471,7 +516,13 @@ def retrain(
         raise _fail(
             "Refused: the candidate is worse than the active model ("
             + "; ".join(outcome.gate.failures)
-            + "). The new labels were marked rejected in the store. Check them, or promote anyway with --force."
+            + ")."
+            + (
+                f" Label batch(es) {', '.join(outcome.rejected)} marked rejected in the store."
+                if outcome.rejected
+                else ""
+            )
+            + " Check the labels, or promote anyway with --force."
         )
     forced = " (forced past the gate)" if outcome.forced else ""
     typer.echo(f"Active model: {outcome.label}{forced}", err=True)

@@ -178,6 +178,7 @@ def _who() -> str:
 def _write_lines_atomic(path: Path, lines: list[str]) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, 0o644)  # like the index: readable by the team that shares SCANNER_HOME
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.writelines(line + "\n" for line in lines)
             stream.flush()

@@ -224,6 +224,7 @@ def write_json_atomic(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(handle, 0o644)  # mkstemp makes it private; other users read the pointer too
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
             stream.flush()

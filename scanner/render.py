@@ -6,6 +6,7 @@ as soon as it is known); JSON, XLSX and Parquet are written at the end.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -216,8 +217,14 @@ class ResultWriter:
         tmp.replace(self.path)
 
 
-def finish_journal(journal: Path, fmt: str, path: Path) -> int:
-    """Render a batch's journal (JSONL records) into its final format at ``path``, then remove it."""
+def finish_journal(journal: Path, fmt: str, path: Path, rows_per_part: int = 50_000) -> int:
+    """Render a batch's journal (JSONL records) into its final format at ``path``, then remove it.
+
+    ``fmt == "parquet-dataset"`` writes a partitioned Parquet dataset into the folder ``path``
+    (``part-00000.parquet``, … of ``rows_per_part`` rows each).
+    """
+    if fmt == "parquet-dataset":
+        return _journal_to_dataset(journal, path, rows_per_part)
     count = 0
     with ResultWriter(fmt, path=path) as writer, open(journal, encoding="utf-8") as handle:
         for line in handle:
@@ -225,6 +232,33 @@ def finish_journal(journal: Path, fmt: str, path: Path) -> int:
                 writer.write(json.loads(line))
                 count += 1
     journal.unlink()
+    return count
+
+
+def _journal_to_dataset(journal: Path, folder: Path, rows_per_part: int) -> int:
+    import pandas as pd
+
+    count, part, rows = 0, 0, []
+
+    def flush() -> None:
+        nonlocal part, rows
+        if rows:
+            tmp = folder / f".part-{part:05d}.parquet.tmp"
+            pd.DataFrame(rows).to_parquet(tmp, index=False)
+            tmp.replace(folder / f"part-{part:05d}.parquet")
+            part, rows = part + 1, []
+
+    with open(journal, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                rows.append(flatten(json.loads(line)))
+                count += 1
+                if len(rows) >= rows_per_part:
+                    flush()
+    flush()
+    journal.unlink()
+    with contextlib.suppress(OSError):
+        journal.parent.rmdir()  # the dataset's private _scan folder, now empty
     return count
 
 

@@ -91,3 +91,36 @@ def test_bag_and_dataframe_entry_points(default_model, engine) -> None:
 def test_unreachable_scheduler_is_a_clear_error() -> None:
     with pytest.raises(EngineError, match="Cannot reach the Dask scheduler"):
         DaskEngine(scheduler="tcp://127.0.0.1:1")
+
+
+def test_cli_dask_engine_and_partitioned_parquet(folder: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    scan = str(Path(sys.executable).parent / "scan")
+    out = tmp_path / "dataset"
+    proc = subprocess.run(
+        [scan, str(folder), "--engine", "dask", "--jobs", "2", "--out", f"{out}/", "-q"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    parts = sorted(out.glob("part-*.parquet"))
+    assert parts and not (out / "_scan").exists()
+    frame = pd.concat(pd.read_parquet(p) for p in parts)
+    local = subprocess.run([scan, str(folder), "--format", "csv", "-q"], capture_output=True, text=True, timeout=300)
+    import io
+
+    expected = pd.read_csv(io.StringIO(local.stdout))
+    assert list(frame["id"]) == list(expected["id"])
+    assert list(frame["risk_score"].astype(float).fillna(-1)) == list(expected["risk_score"].fillna(-1))
+
+
+def test_cli_scheduler_needs_dask_engine(folder: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import scan_app
+
+    result = CliRunner().invoke(scan_app, [str(folder), "--scheduler", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 2

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -54,6 +55,23 @@ def _zip_bomb(path: Path) -> None:
             block = bytes(2**20)
             for _ in range(512):
                 handle.write(block)
+
+
+def _lying_zip_bomb(path: Path) -> None:
+    """100 MB of zeros whose ZIP headers claim 1000 bytes, to slip under the zip-bomb checks."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as handle:
+            block = bytes(2**20)
+            for _ in range(100):
+                handle.write(block)
+    data = bytearray(path.read_bytes())
+    at = 0
+    while (at := data.find(b"word/document.xml", at + 1)) != -1:  # the name follows each header
+        for signature, header, field in ((b"PK\x01\x02", 46, 24), (b"PK\x03\x04", 30, 22)):
+            if data[at - header : at - header + 4] == signature:  # central directory, local header
+                data[at - header + field : at - header + field + 4] = struct.pack("<I", 1000)
+    path.write_bytes(bytes(data))
 
 
 def _billion_laughs_xml() -> str:
@@ -162,7 +180,7 @@ class Case:
     """A hostile file, how to make it, and what scanning it must give."""
 
     name: str
-    make: Callable[[Path], None] | None  # None: the path is left missing
+    make: Callable[[Path], object] | None  # None: the path is left missing
     error: str | None  # a regex the error must match; None: the file is read and scored
 
 
@@ -170,6 +188,7 @@ CASES = [
     Case("empty.txt", lambda path: path.write_bytes(b""), r"is empty \(0 bytes\)"),
     Case("binary.txt", lambda path: path.write_bytes(bytes(range(256)) * 64), r"looks like a binary file"),
     Case("zip-bomb.docx", _zip_bomb, r"would unpack to 512 MB, over the 200 MB limit.*zip bomb"),
+    Case("lying-zip-bomb.docx", _lying_zip_bomb, r"not a readable .docx \(Bad CRC-32 for file 'word/document.xml'\)"),
     Case("billion-laughs.docx", _billion_laughs, r"part word/document.xml declares a DTD.*entity-expansion"),
     Case("truncated.pdf", _truncated_pdf, r"PDF"),
     Case("encrypted.pdf", _encrypted_pdf, r"is encrypted with a password"),

@@ -12,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli import app
+from scanner.datasets import LabelledData, read_labelled
 from scanner.labelstore import read_batches, read_store
 from scanner.registry import BusyError, home_lock, list_models, resolve_model
-from scanner.retraining import MIN_AGREEMENT, retrain
+from scanner.retraining import DEFAULT_TOLERANCE, MAX_CONTRADICTED, MIN_AGREEMENT, compare_on_base, retrain
 
 from .conftest import SHARED_DATA
 
@@ -60,20 +61,27 @@ def test_honest_labels_are_promoted(small_corpus: Path, honest: Path, _isolated_
 
 def test_poisoned_labels_are_refused(small_corpus: Path, poisoned: Path, _isolated_home: Path) -> None:
     outcome = retrain([poisoned], base=small_corpus)
-    assert not outcome.promoted and outcome.label is None
-    gate = outcome.gate
-    assert gate.base_candidate is not None and gate.base_active is not None
-    assert gate.base_candidate < gate.base_active - gate.tolerance
-    assert any("base corpus" in failure for failure in gate.failures)
+    assert not outcome.promoted and outcome.label is None and outcome.gate.failures
+    assert outcome.gate.contradicted is not None and outcome.gate.contradicted > MAX_CONTRADICTED
     assert resolve_model().label == "default@1.0.0"
     assert not (_isolated_home / "active.json").exists()
     assert [b.status for b in read_batches()] == ["rejected"] and read_store() == []
     assert not (_isolated_home / "models").exists()  # no model written
 
 
+def test_poisoned_labels_make_the_base_folds_worse(small_corpus: Path, poisoned: Path, honest: Path) -> None:
+    base = read_labelled(small_corpus)
+    nothing = LabelledData([], [], [], [])
+    candidate, reference = compare_on_base(base, read_labelled(poisoned), nothing)
+    assert candidate is not None and reference is not None and candidate < reference - DEFAULT_TOLERANCE
+    candidate, reference = compare_on_base(base, read_labelled(honest), nothing)
+    assert candidate is not None and reference is not None and candidate >= reference - DEFAULT_TOLERANCE
+
+
 def test_force_promotes_past_the_gate(small_corpus: Path, poisoned: Path) -> None:
     outcome = retrain([poisoned], base=small_corpus, force=True)
     assert outcome.promoted and outcome.forced and not outcome.gate.passed
+    assert any("base corpus" in failure for failure in outcome.gate.failures)  # forced: every check ran
     assert resolve_model().label == outcome.label
 
 
@@ -181,7 +189,7 @@ DAPPS = SHARED_DATA / "dapps" / "dev.csv"
 
 @pytest.mark.skipif(not DAPPS.is_file(), reason="../shared/data is absent")
 def test_default_model_accepts_real_dapps_and_refuses_them_flipped(tmp_path: Path) -> None:
-    """Honest labels from another genre are promoted; the same texts with swapped labels are refused."""
+    """Honest labels from another genre are promoted; the same texts with swapped or whitewashed labels are refused."""
     flip = {"legitimate": "illegal_fundraising", "illegal_fundraising": "legitimate", "pseudo_innovation": "legitimate"}
     with open(DAPPS, encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -190,6 +198,16 @@ def test_default_model_accepts_real_dapps_and_refuses_them_flipped(tmp_path: Pat
     refused = retrain([flipped])
     assert not refused.promoted
     assert refused.gate.agreement is not None and refused.gate.agreement < MIN_AGREEMENT
+    assert resolve_model().label == "default@1.0.0"
+
+    # One class only (every risky DApp labelled legitimate): no ranking, but the model contradicts most of it.
+    whitewashed = _write(
+        tmp_path / "whitewashed.csv",
+        [dict(r, label="legitimate") for r in rows if r["label"].strip().lower() != "legitimate"],
+    )
+    refused = retrain([whitewashed])
+    assert not refused.promoted and refused.gate.agreement is None
+    assert refused.gate.contradicted is not None and refused.gate.contradicted > MAX_CONTRADICTED
     assert resolve_model().label == "default@1.0.0"
 
     promoted = retrain([DAPPS])
