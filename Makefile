@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 
 ## model: rebuild the shipped default model from data/ (deterministic)
 model: $(STAMP)
-	$(BIN)/scanner train data/corpus.csv --out models/default --name default --version 1.0.0 --created $(MODEL_CREATED)
+	$(BIN)/scanner train data/corpus.csv --out models/default --name default --version 1.0.0 --created $(MODEL_CREATED) --no-select --no-baseline
 
 ## bench: speed and memory figures against baselines measured in the same run
 bench: $(STAMP)

@@ -277,10 +277,20 @@ def train(
     data: Annotated[
         list[Path], typer.Argument(help="Labelled data: CSV, JSONL, XLSX, Parquet or DIR/<label>/ folders.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The model folder to write.")],
-    name: Annotated[str, typer.Option(help="Model name, as in result 'model' fields.")] = "model",
-    version: Annotated[str, typer.Option(help="Model version.")] = "1.0.0",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="The model folder to write (default: a new version in SCANNER_HOME)."),
+    ] = None,
+    name: Annotated[str, typer.Option(help="Model name, as in result 'model' fields.")] = "trained",
+    version: Annotated[str | None, typer.Option(help="Model version (default: the time, or 1.0.0 with --out).")] = None,
     created: Annotated[str | None, typer.Option(help="Training timestamp to record (for reproducible builds).")] = None,
+    select: Annotated[
+        bool, typer.Option("--select/--no-select", help="Choose the regularisation and weighting by cross-validation.")
+    ] = True,
+    c: Annotated[float | None, typer.Option("--c", min=1e-6, help="Fix the inverse regularisation strength.")] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also cross-validate a plain TF-IDF baseline.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the validation metrics as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
@@ -289,13 +299,28 @@ def train(
     Example: scanner train data/corpus.csv --out models/mine
     """
     from scanner.datasets import read_labelled
-    from scanner.training import fit_model, write_model
+    from scanner.registry import models_dir, new_version
+    from scanner.training import TrainConfig, baseline_auc, fit_model, write_model
 
     try:
         labelled = read_labelled(list(data))
-        trained = fit_model(labelled, quiet=quiet)
+        config = TrainConfig(select=select and c is None, **({"risk_c": c} if c is not None else {}))
+        trained = fit_model(labelled, config, quiet=quiet)
+        if baseline:
+            if not quiet:
+                typer.echo("Cross-validating the baseline…", err=True)
+            trained.metrics["baseline"] = baseline_auc(labelled, config)
+        if out is None:
+            version = version or new_version(name)
+            out = models_dir() / version
         folder = write_model(
-            trained, labelled, out, name=name, version=version, created=created, sources=[str(p) for p in data]
+            trained,
+            labelled,
+            out,
+            name=name,
+            version=version or "1.0.0",
+            created=created,
+            sources=[str(p) for p in data],
         )
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
@@ -319,6 +344,17 @@ def _print_metrics(metrics: dict[str, Any], as_json: bool) -> None:
         typer.echo(f"category accuracy {metrics['category_accuracy']}")
     for group, row in (metrics.get("by_group") or {}).items():
         typer.echo(f"  {group}: n {row['n']} ROC-AUC {row['roc_auc']}")
+    if metrics.get("selection"):
+        typer.echo(
+            "chosen by cross-validated ROC-AUC among: " + ", ".join(f"{k} {v}" for k, v in metrics["selection"].items())
+        )
+    base = metrics.get("baseline")
+    if base:
+        groups = ", ".join(f"{g} {v:.4f}" for g, v in base["by_group"].items() if v is not None)
+        typer.echo(
+            f"baseline (word+char TF-IDF, logistic regression, same folds): ROC-AUC {base['roc_auc']:.4f}"
+            + (f" ({groups})" if groups else "")
+        )
 
 
 @app.command("evaluate")
@@ -326,10 +362,13 @@ def evaluate(
     data: Annotated[list[Path], typer.Argument(help="Labelled data to evaluate on.")],
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    report_path: Annotated[
+        Path | None, typer.Option("--report", help="Also write an HTML report with plots to FILE.html.")
+    ] = None,
 ) -> None:
     """Measure a model on labelled data: ROC-AUC, precision, recall, FPR, category accuracy.
 
-    Example: scanner evaluate labelled.csv --json
+    Example: scanner evaluate labelled.csv --report eval.html
     """
     from scanner.datasets import read_labelled
     from scanner.evaluation import evaluate_model
@@ -337,10 +376,18 @@ def evaluate(
 
     try:
         labelled = read_labelled(list(data))
-        report = evaluate_model(resolve_model(model), labelled)
+        evaluation = evaluate_model(resolve_model(model), labelled, explain=report_path is not None)
+        if report_path is not None:
+            from scanner.eval_report import write_evaluation_report
+
+            write_evaluation_report(evaluation, report_path, labelled.texts)
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
-    _print_metrics(report.metrics, as_json)
+    except OSError as exc:
+        raise _fail(f"Error: cannot write {report_path} ({exc.strerror}).") from None
+    _print_metrics(evaluation.metrics, as_json)
+    if report_path is not None:
+        typer.echo(f"Report written to {report_path}", err=True)
 
 
 @app.command("report")

@@ -204,3 +204,18 @@ def test_batch_summary_on_stderr(filings: Path) -> None:
     result = runner.invoke(scan_app, [str(filings), "--format", "jsonl"])
     assert "3 documents:" in result.stderr and "documents/s" in result.stderr
     assert len(result.stdout.splitlines()) == 3
+
+
+def test_evaluate_report_has_rendered_plots(small_corpus: Path, tmp_path: Path) -> None:
+    import base64
+    import re
+
+    page = tmp_path / "eval.html"
+    result = runner.invoke(app, ["evaluate", str(small_corpus), "--report", str(page), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "roc_auc" in json.loads(result.stdout)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page.read_text(encoding="utf-8"))
+    assert len(images) >= 4
+    for data in images:
+        png = base64.b64decode(data)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
