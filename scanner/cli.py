@@ -472,6 +472,10 @@ def models(
         rows = [entry.summary() for entry in list_models()]
     except ScannerError as exc:
         raise _fail(f"Error: {exc}") from None
+    if not any(row["active"] for row in rows):
+        typer.echo(
+            "warning: active.json names a model that is not there; run: scanner models activate VERSION", err=True
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

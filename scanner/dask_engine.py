@@ -107,7 +107,8 @@ class DaskEngine:
 
     def run(self, jobs: Sequence[Job], model: Model, **options: Any) -> Iterator[Outcome]:
         """Yield one outcome per job, in order; a bounded number of tasks is in flight at a time."""
-        payload = self.client.scatter(model_payload(model), broadcast=True)
+        # A fresh key per run: a hashed key could be one an interrupted run is still releasing.
+        payload = self.client.scatter(model_payload(model), broadcast=True, hash=False)
         chunks = [list(jobs[i : i + self.chunk]) for i in range(0, len(jobs), self.chunk)]
         window = max(4, 4 * len(self.client.scheduler_info().get("workers", {})))
         pending: deque[Any] = deque()

@@ -235,25 +235,37 @@ def write_json_atomic(path: Path, value: Any) -> None:
         raise
 
 
-def activate_model(spec: str) -> ModelEntry:
+def activate_model(spec: str, *, locked: bool = False) -> ModelEntry:
     """Make the model ``spec`` names the active one (roll back or forward).
 
     The model is loaded and verified first; the pointer ``active.json`` is
     then replaced atomically. Activating the shipped default removes the
     pointer.
 
+    Parameters
+    ----------
+    spec : str
+        See :func:`find_model`.
+    locked : bool
+        The caller already holds :func:`home_lock` (a retrain promoting its
+        model); otherwise it is taken here, so a rollback cannot race a
+        retrain's switch.
+
     Raises
     ------
     ModelError
         When ``spec`` names no model or the model fails verification.
+    BusyError
+        When a retrain holds the lock.
     """
-    entry = find_model(spec)
-    load_model(entry.path)
-    pointer = scanner_home() / ACTIVE_FILE
-    if entry.version == DEFAULT_NAME:
-        pointer.unlink(missing_ok=True)
-    else:
-        write_json_atomic(pointer, {"version": entry.version})
+    with contextlib.nullcontext() if locked else home_lock():
+        entry = find_model(spec)
+        load_model(entry.path)
+        pointer = scanner_home() / ACTIVE_FILE
+        if entry.version == DEFAULT_NAME:
+            pointer.unlink(missing_ok=True)
+        else:
+            write_json_atomic(pointer, {"version": entry.version})
     _CACHE.clear()
     return replace(entry, active=True)
 

@@ -1,25 +1,31 @@
 """Retraining with new labels: import, train a candidate, gate it against the active model, promote.
 
-The gate (see README, "Retraining") promotes the candidate only when it is
-not worse than the active model, within ``tolerance``, on two checks:
+The gate (see README, "Retraining") promotes the candidate only when none of
+three checks fails (numbered as in the README; run cheapest first, 3, 1, 2,
+and a refusal stops before more fitting):
 
+3. **Agreement with the active model.** The active model must rank the new
+   labels better than chance (ROC-AUC >= 0.5 when both classes are there)
+   and may confidently contradict (legitimate rated high, risky rated low)
+   at most 30% of them. This catches swapped labels in a genre the corpus
+   lacks, which check 1 cannot see.
 1. **Base corpus, same folds.** The base corpus is split into stratified
    folds (fixed seed). On each fold two models are fitted with the same
    features and solver: the *candidate recipe* (the other folds plus every
    stored training label) and the *active recipe* (the other folds plus the
    stored labels the active model was trained on, none for the shipped
-   default). Both score the held-out fold; their out-of-fold ROC-AUCs on the
-   base corpus are compared. The active model's own arrays cannot be used
-   here: it was trained on these very documents, so it would be scored
-   in-sample.
-2. **Held-out new labels.** One stored text in five, chosen by a hash of the
-   text (so the choice is stable across imports), is never trained on. The
-   active model (its numpy scorer) and the candidate score them; their
-   ROC-AUCs are compared when both classes are present.
+   default). Both score the held-out fold; the candidate's out-of-fold
+   ROC-AUC must be at least the active recipe's minus ``tolerance``. The
+   active model's own arrays cannot be used here: it was trained on these
+   very documents, so it would be scored in-sample.
+2. **Held-out stored labels.** One stored text in five, chosen by a hash of
+   the text (so the choice is stable across imports), is never trained on.
+   The candidate's ROC-AUC on them must be at least the active model's (its
+   numpy scorer) minus ``tolerance``, when both classes are present.
 
-Labels that contradict the corpus (a poisoned batch) make the candidate
-recipe worse on check 1 and are refused; their batch is marked ``rejected``
-in the store and is left out of later retrains.
+A refused candidate is not written; the batches it would have been trained
+on that were not yet accepted are marked ``rejected`` in the store and left
+out of later retrains.
 """
 
 from __future__ import annotations
@@ -271,7 +277,7 @@ def retrain(
     base : path, optional
         The base corpus; ``data/corpus.csv`` of the source checkout by default.
     use_base : bool
-        False trains on the stored labels alone (with a warning).
+        False trains on the stored labels alone (no corpus is looked for).
     tolerance : float
         How much worse than the active model the candidate may be on each check.
     force : bool
@@ -297,6 +303,10 @@ def retrain(
     """
     say = progress or (lambda message: None)
     warnings: list[str] = []
+    if os.environ.get("SCANNER_MODEL"):
+        warnings.append(
+            f"SCANNER_MODEL={os.environ['SCANNER_MODEL']} is set: commands keep using that model, not the active one."
+        )
     with home_lock(wait=wait):
         _clean_staging()
         imported = import_labels(new_labels) if new_labels else None
@@ -373,7 +383,7 @@ def retrain(
         batches = sorted({r.batch for r in stored})
         sources = ([str(base_path)] if base_path else []) + [LABEL_SOURCE_PREFIX + b for b in batches]
         label, folder = _write_candidate(trained, data, sources, gate)
-        activate_model(label)  # the pointer is switched last
+        activate_model(label, locked=True)  # the pointer is switched last
         set_status(pending, "accepted")
         return RetrainOutcome(True, gate, imported, label, folder, forced=bool(failures), warnings=warnings)
 

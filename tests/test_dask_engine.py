@@ -124,3 +124,55 @@ def test_cli_scheduler_needs_dask_engine(folder: Path) -> None:
 
     result = CliRunner().invoke(scan_app, [str(folder), "--scheduler", "tcp://127.0.0.1:1"])
     assert result.exit_code == 2
+
+
+def test_without_dask_the_engine_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_distributed(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError("No module named 'distributed'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    with pytest.raises(EngineError, match=r"pip install 'crypto-risk-scanner\[dask\]'"):
+        DaskEngine()
+
+
+def test_resume_works_on_the_dask_engine(default_model, folder: Path, engine, tmp_path: Path) -> None:
+    """A run interrupted after some rows, resumed on the Dask engine, equals an uninterrupted run."""
+    from scanner.batch import Checkpoint
+    from scanner.render import ResultWriter
+
+    jobs = plan_jobs([str(folder)])
+    out = tmp_path / "r.jsonl"
+    checkpoint = Checkpoint(tmp_path / "r.jsonl.progress")
+    checkpoint.open(keep=0)
+
+    class Stop(Exception):
+        pass
+
+    with ResultWriter("jsonl", path=out) as writer:
+
+        def write(record, result):
+            if writer.count == 10:
+                raise Stop
+            writer.write(record, result)
+            return writer.tell()
+
+        with pytest.raises(Stop):
+            run_batch(jobs, default_model, write, engine=engine, checkpoint=checkpoint)
+    checkpoint.close(remove=False)
+    done = Checkpoint(tmp_path / "r.jsonl.progress").read()
+    assert len(done) == 10
+    with ResultWriter("jsonl", path=out, append=True) as writer:
+        summary = run_batch(
+            jobs, default_model, lambda r, res: writer.write(r, res) or writer.tell(), engine=engine, done=done
+        )
+    assert summary.resumed == 10
+    reference = tmp_path / "ref.jsonl"
+    with ResultWriter("jsonl", path=reference) as writer:
+        run_batch(jobs, default_model, lambda r, res: writer.write(r, res) or writer.tell(), workers=1)
+    assert out.read_bytes() == reference.read_bytes()

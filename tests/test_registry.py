@@ -79,7 +79,7 @@ def test_activate_by_label_or_version(registered: Path, _isolated_home: Path, sp
     assert json.loads((_isolated_home / "active.json").read_text()) == {"version": "0.1.0"}
     assert resolve_model().label == "small@0.1.0"
     assert [e.active for e in list_models()] == [False, True]
-    assert sorted(p.name for p in _isolated_home.iterdir()) == ["active.json", "models"]  # no temp file left
+    assert sorted(p.name for p in _isolated_home.iterdir()) == [".lock", "active.json", "models"]  # no temp file
 
 
 @pytest.mark.parametrize("spec", ["default", "default@1.0.0"])
@@ -108,6 +108,12 @@ def test_new_version_avoids_clashes(_isolated_home: Path) -> None:
     assert new_version(now=now) == "2026-11-27T013000Z"
     (_isolated_home / "models" / "2026-11-27T013000Z").mkdir(parents=True)
     assert new_version(now=now) == "2026-11-27T013000Z-2"
+
+
+def test_activate_waits_for_no_retrain(registered: Path, _isolated_home: Path) -> None:
+    with home_lock(), pytest.raises(BusyError):
+        activate_model("small@0.1.0")
+    assert not (_isolated_home / "active.json").exists()
 
 
 def test_home_lock_refuses_a_second_holder() -> None:

@@ -78,10 +78,12 @@ def test_poisoned_labels_make_the_base_folds_worse(small_corpus: Path, poisoned:
     assert candidate is not None and reference is not None and candidate >= reference - DEFAULT_TOLERANCE
 
 
-def test_force_promotes_past_the_gate(small_corpus: Path, poisoned: Path) -> None:
+def test_force_promotes_past_the_gate(corpus_rows: list[dict[str, str]], small_corpus: Path, tmp_path: Path) -> None:
+    fundraising = [r for r in corpus_rows if r["label"] == "illegal_fundraising"][50:65]
+    poisoned = _write(tmp_path / "few.csv", [dict(r, label="legitimate") for r in fundraising])
     outcome = retrain([poisoned], base=small_corpus, force=True)
     assert outcome.promoted and outcome.forced and not outcome.gate.passed
-    assert any("base corpus" in failure for failure in outcome.gate.failures)  # forced: every check ran
+    assert outcome.gate.base_candidate is not None  # forced: the later checks ran too
     assert resolve_model().label == outcome.label
 
 
