@@ -222,20 +222,29 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 # A line break inside a sentence (hard-wrapped text, PDF extraction): the line does not end a
 # sentence and the next one goes on in lower case. Matched on the normalised text, before lower-casing.
-_WRAPPED = re.compile(r"(?<=[^\s.!?:;。！？])\n(?=[a-z])")
+_BREAK_BEFORE_LOWER = re.compile(r"\n(?=[a-z])")
+_SENTENCE_FINAL = frozenset(" \t\r\n.!?:;。！？")
 
 
 def _join_wrapped_lines(text: str, lowered: str) -> str:
     """Turn line breaks that wrap a sentence into spaces (one for one, so offsets hold)."""
     if "\n" not in text:
         return lowered
-    breaks = [m.start() for m in _WRAPPED.finditer(text)]
+    breaks = [
+        m.start()
+        for m in _BREAK_BEFORE_LOWER.finditer(text)
+        if m.start() and text[m.start() - 1] not in _SENTENCE_FINAL
+    ]
     if not breaks:
         return lowered
-    chars = list(lowered)
+    pieces = []
+    last = 0
     for index in breaks:
-        chars[index] = " "
-    return "".join(chars)
+        pieces.append(lowered[last:index])
+        pieces.append(" ")
+        last = index + 1
+    pieces.append(lowered[last:])
+    return "".join(pieces)
 
 
 def _lower_same_length(text: str) -> str:

@@ -226,12 +226,18 @@ def normalize(text: str) -> Normalized:
         # Drop the separators inside the spaced word, and the extra spaces that set it apart.
         mask = np.ones(len(folded) + 1, dtype=bool)
         for match in _SPACED.finditer(folded):
-            start, end = match.span("word")
+            start, end = match.span()
+            if (start > 0 and folded[start - 1] in "@$") or (start > 0 and folded[start - 1].isdigit()):
+                continue
             mask[start + 1 : end : 2] = False
-            for gap in ("before", "after"):
-                if match.group(gap):
-                    low, high = match.span(gap)
-                    mask[low + 1 : high] = False
+            low = start
+            while low > 0 and folded[low - 1] == " ":
+                low -= 1
+            mask[low + 1 : start] = False  # extra spaces before: keep one
+            high = end
+            while high < len(folded) and folded[high] == " ":
+                high += 1
+            mask[end + 1 : high] = False  # and after
         kept = np.flatnonzero(mask)
         folded = _drop(folded, mask)
     return Normalized(folded, source, kept)
@@ -244,12 +250,11 @@ def _drop(text: str, mask: np.ndarray) -> str:
 
 
 # A word with leet digits between its letters (not hex, not "web3": digits must sit inside letters).
-_LEET = re.compile(r"(?<![\w@$])[A-Za-z]+(?:[013457@$]+[A-Za-z]+)+(?![\w@$])")
+# (Possessive quantifiers: no backtracking inside long words.)
+_LEET = re.compile(r"\b[A-Za-z]++(?:[013457@$]++[A-Za-z]++)++(?![\w@$])")
 _LEET_MAP = str.maketrans("013457@$", "oieastas")
 # Four or more single letters each followed by one separator: "g u a r a n t e e d", "g.u.a.r.a".
-_SPACED = re.compile(
-    r"(?P<before> {2,})?(?<![A-Za-z0-9])(?P<word>[A-Za-z](?:[ .\-*_][A-Za-z]){3,})(?![A-Za-z0-9])(?P<after> {2,})?"
-)
+_SPACED = re.compile(r"\b[A-Za-z](?:[ .\-*_][A-Za-z]){3,}+(?![A-Za-z0-9])")
 
 
 def _unleet(match: re.Match[str]) -> str:
