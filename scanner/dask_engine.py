@@ -8,7 +8,8 @@ engine. Dask retries a task whose worker died, and since the client takes
 exactly one result per chunk in order, nothing is missing or doubled.
 
 What is shipped to workers: the model, once, as the bytes of its files
-(broadcast with ``Client.scatter``); each worker writes them to a private
+(the argument of one task that later tasks depend on, so Dask recomputes
+it if the worker holding it dies); each worker writes them to a private
 temporary folder and loads them with :func:`scanner.model.load_model`, which
 checks every file against the sha256 in the manifest, then keeps the model
 for later tasks. Jobs carry document paths (workers read the documents, so
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import warnings
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -67,6 +69,10 @@ def load_payload(payload: dict[str, Any]) -> Model:
     return _LOADED[key]
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 def _score_chunk(payload: dict[str, Any], jobs: list[Job], options: dict[str, Any]) -> list[Outcome]:
     return score_batch(jobs, load_payload(payload), **options)
 
@@ -107,18 +113,27 @@ class DaskEngine:
 
     def run(self, jobs: Sequence[Job], model: Model, **options: Any) -> Iterator[Outcome]:
         """Yield one outcome per job, in order; a bounded number of tasks is in flight at a time."""
-        # A fresh key per run: a hashed key could be one an interrupted run is still releasing.
-        payload = self.client.scatter(model_payload(model), broadcast=True, hash=False)
+        # The model goes to the cluster as a task's argument rather than scattered data: the scheduler
+        # keeps the task, so if the worker holding the model dies Dask computes it again (scattered
+        # data has no lineage and would be lost with its last holder). pure=False: a fresh key per run.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge object.*", category=UserWarning)
+            payload = self.client.submit(_identity, model_payload(model), pure=False)
         chunks = [list(jobs[i : i + self.chunk]) for i in range(0, len(jobs), self.chunk)]
         window = max(4, 4 * len(self.client.scheduler_info().get("workers", {})))
         pending: deque[Any] = deque()
         submitted = 0
-        while submitted < len(chunks) or pending:
-            while submitted < len(chunks) and len(pending) < window:
-                future = self.client.submit(_score_chunk, payload, chunks[submitted], options, retries=3, pure=False)
-                pending.append(future)
-                submitted += 1
-            yield from pending.popleft().result()
+        try:
+            while submitted < len(chunks) or pending:
+                while submitted < len(chunks) and len(pending) < window:
+                    future = self.client.submit(
+                        _score_chunk, payload, chunks[submitted], options, retries=3, pure=False
+                    )
+                    pending.append(future)
+                    submitted += 1
+                yield from pending.popleft().result()
+        finally:  # an interrupted run (Ctrl-C, a writer's error) leaves nothing running on the cluster
+            self.client.cancel([*pending, payload])
 
     def close(self) -> None:
         """Close the client, and the LocalCluster if this engine started it."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from scanner.errors import ScannerError
 from scanner.normalize import CONFUSABLES, Normalized, normalize
-from scanner.prefilter import PatternSet
+from scanner.prefilter import LazyPattern, PatternSet
 
 CATEGORIES = ("illegal_fundraising", "pseudo_innovation")
 SEVERITIES = ("low", "medium", "high")
@@ -56,8 +56,8 @@ class Indicator:
     title_en: str
     title_zh: str
     description: str
-    patterns: tuple[re.Pattern[str], ...]
-    exclude: tuple[re.Pattern[str], ...]
+    patterns: tuple[LazyPattern, ...]
+    exclude: tuple[LazyPattern, ...]
     builtin: str | None = None
 
     def title(self, language: str) -> str:
@@ -90,15 +90,22 @@ class RedFlag:
         }
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise IndicatorError(f"{where}: pattern {pattern!r} is not a valid regular expression ({exc}).") from exc
+def _compile(pattern: object, where: str, validate: bool) -> LazyPattern:
+    if not isinstance(pattern, str):
+        raise IndicatorError(f"{where}: pattern {pattern!r} is not a string.")
+    lazy = LazyPattern(pattern)
+    if validate:
+        try:
+            lazy.compiled  # noqa: B018 - compiling is the check
+        except re.error as exc:
+            raise IndicatorError(f"{where}: pattern {pattern!r} is not a valid regular expression ({exc}).") from exc
+    return lazy
 
 
-def parse_indicators(table: dict[str, object], source: str = "indicators.toml") -> tuple[Indicator, ...]:
-    """Validate a parsed indicator table and compile its patterns.
+def parse_indicators(
+    table: dict[str, object], source: str = "indicators.toml", *, validate: bool = True
+) -> tuple[Indicator, ...]:
+    """Validate a parsed indicator table; its patterns are compiled when first used.
 
     Parameters
     ----------
@@ -106,6 +113,10 @@ def parse_indicators(table: dict[str, object], source: str = "indicators.toml") 
         The parsed TOML document, with a list ``indicator``.
     source : str
         Name used in error messages.
+    validate : bool
+        Compile every pattern now to report a bad one. A table that was checked
+        when it was written (a model's, verified by its sha256) skips this, so a
+        cold start compiles only the patterns a document needs.
 
     Returns
     -------
@@ -151,8 +162,8 @@ def parse_indicators(table: dict[str, object], source: str = "indicators.toml") 
                 title_en=entry["title_en"],
                 title_zh=entry["title_zh"],
                 description=str(entry.get("description", "")),
-                patterns=tuple(_compile(p, where) for p in patterns),
-                exclude=tuple(_compile(p, where) for p in entry.get("exclude", [])),
+                patterns=tuple(_compile(p, where, validate) for p in patterns),
+                exclude=tuple(_compile(p, where, validate) for p in entry.get("exclude", [])),
                 builtin=builtin,
             )
         )
@@ -188,7 +199,7 @@ def load_indicators(path: str | Path | None = None) -> tuple[Indicator, ...]:
 @lru_cache(maxsize=1)
 def _default_indicators() -> tuple[Indicator, ...]:
     text = resources.files("scanner").joinpath("indicators.toml").read_text(encoding="utf-8")
-    return parse_indicators(tomllib.loads(text))
+    return parse_indicators(tomllib.loads(text), validate=False)  # checked by the test suite
 
 
 @lru_cache(maxsize=8)

@@ -13,9 +13,13 @@ run over the whole text.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 try:  # pyahocorasick is a dependency; without it every pattern is run in full.
     import ahocorasick
@@ -139,38 +143,140 @@ def _branch(branches: Sequence[Sequence[tuple[object, object]]]) -> _Requirement
     return frozenset(union) if len(union) <= MAX_UNION else None
 
 
-def analyze(pattern: re.Pattern[str]) -> tuple[frozenset[str] | None, int]:
+def analyze(pattern: re.Pattern[str] | LazyPattern) -> tuple[frozenset[str] | None, int]:
     """Return the literals every match of ``pattern`` contains (one at least) and its widest match.
 
     Parameters
     ----------
-    pattern : re.Pattern
-        A compiled pattern without the IGNORECASE flag.
+    pattern : re.Pattern or LazyPattern
+        A pattern without the IGNORECASE flag.
 
     Returns
     -------
     (literals, width) : tuple
         ``literals`` is None when no selective literal is required (e.g. two
         Latin letters are not); ``width`` is capped at ``UNBOUNDED_WIDTH``.
+        The shipped patterns' analyses are read from a cache file (parsing
+        seven hundred patterns is most of a cold start); others are computed.
     """
+    cached = _analysis_cache().get(pattern.pattern) if pattern.flags == re.UNICODE else None
+    if cached is not None:
+        literals, width = cached
+        return (None if literals is None else frozenset(literals)), width
+    return _analyze(pattern.pattern, pattern.flags)
+
+
+def _analyze(source: str, flags: int) -> tuple[frozenset[str] | None, int]:
     try:
-        tree = sre_parse.parse(pattern.pattern, pattern.flags)
+        tree = sre_parse.parse(source, flags)
     except Exception:  # a pattern re compiled but the parser rejects: be safe
         return None, UNBOUNDED_WIDTH
     width = min(int(tree.getwidth()[1]), UNBOUNDED_WIDTH)
-    if pattern.flags & re.IGNORECASE:
+    if (flags | tree.state.flags) & re.IGNORECASE:
         return None, width
     return _sequence(list(tree)), width
 
 
-def required_literals(pattern: re.Pattern[str]) -> frozenset[str] | None:
+CACHE_FILE = "_prefilter_cache.json"
+
+
+@lru_cache(maxsize=1)
+def _analysis_cache() -> dict[str, tuple[list[str] | None, int]]:
+    """The precomputed analyses of the shipped indicator patterns (see :func:`build_cache`)."""
+    try:
+        raw = json.loads(resources.files("scanner").joinpath(CACHE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(raw, dict) or raw.get("version") != _cache_version():
+        return {}
+    return {key: (value[0], int(value[1])) for key, value in raw["patterns"].items()}
+
+
+def _cache_version() -> str:
+    # A change to the analysis's limits invalidates the cache (the generating test also compares entries).
+    return f"{MIN_LITERAL}-{MAX_ALTERNATIVES}-{MAX_UNION}-{UNBOUNDED_WIDTH}"
+
+
+def build_cache(patterns: Sequence[str]) -> str:
+    """Return the cache file's text for ``patterns`` (written by tests/_gen_prefilter_cache.py)."""
+    entries = {}
+    for source in sorted(set(patterns)):
+        literals, width = _analyze(source, re.compile(source).flags)
+        entries[source] = [None if literals is None else sorted(literals), width]
+    return (
+        json.dumps(
+            {"version": _cache_version(), "patterns": entries},
+            ensure_ascii=False,
+            indent=None,
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+        + "\n"
+    )
+
+
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]+[:)]")
+
+
+class LazyPattern:
+    """A regular expression compiled the first time it is used.
+
+    A cold ``scan`` of one short filing needs a few dozen of the table's seven
+    hundred patterns (the prefilter rules the rest out), so compiling them all
+    up front would be most of its start-up time. Behaves like the
+    ``re.Pattern`` it stands for (``pattern``, ``flags``, ``groups``, ``search``,
+    ``finditer``...).
+
+    Parameters
+    ----------
+    pattern : str
+        The regular expression, already known to compile.
+    """
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern."""
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern)
+        return self._compiled
+
+    @property
+    def flags(self) -> int:
+        """The pattern's flags (inline flags need compiling to be known)."""
+        if self._compiled is None and not _INLINE_FLAGS.search(self.pattern):
+            return re.UNICODE
+        return self.compiled.flags
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (LazyPattern, (self.pattern,))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiled, name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(("LazyPattern", self.pattern))
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r})"
+
+
+def required_literals(pattern: re.Pattern[str] | LazyPattern) -> frozenset[str] | None:
     """Return literals of which every match of ``pattern`` contains at least one (see :func:`analyze`)."""
     return analyze(pattern)[0]
 
 
 @dataclass(frozen=True)
 class _Entry:
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | LazyPattern
     literals: frozenset[str] | None
     width: int
 
@@ -180,11 +286,11 @@ class PatternSet:
 
     Parameters
     ----------
-    patterns : sequence of re.Pattern
+    patterns : sequence of re.Pattern or LazyPattern
         The patterns, addressed by their index in this sequence.
     """
 
-    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+    def __init__(self, patterns: Sequence[re.Pattern[str] | LazyPattern]) -> None:
         self._entries = [_Entry(p, *analyze(p)) for p in patterns]
         self._always = [i for i, entry in enumerate(self._entries) if entry.literals is None]
         self._automaton = None

@@ -139,3 +139,55 @@ def test_without_dask_the_engine_says_how_to_install(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(builtins, "__import__", no_distributed)
     with pytest.raises(EngineError, match=r"pip install 'crypto-risk-scanner\[dask\]'"):
         DaskEngine()
+
+
+def test_resume_works_on_the_dask_engine(default_model, folder: Path, engine, tmp_path: Path) -> None:
+    """A run interrupted after some rows, resumed on the Dask engine, equals an uninterrupted run."""
+    from scanner.batch import Checkpoint
+    from scanner.render import ResultWriter
+
+    jobs = plan_jobs([str(folder)])
+    out = tmp_path / "r.jsonl"
+    checkpoint = Checkpoint(tmp_path / "r.jsonl.progress")
+    checkpoint.open(keep=0)
+
+    class Stop(Exception):
+        pass
+
+    with ResultWriter("jsonl", path=out) as writer:
+
+        def write(record, result):
+            if writer.count == 10:
+                raise Stop
+            writer.write(record, result)
+            return writer.tell()
+
+        with pytest.raises(Stop):
+            run_batch(jobs, default_model, write, engine=engine, checkpoint=checkpoint)
+    checkpoint.close(remove=False)
+    done = Checkpoint(tmp_path / "r.jsonl.progress").read()
+    assert len(done) == 10
+    with ResultWriter("jsonl", path=out, append=True) as writer:
+        summary = run_batch(
+            jobs, default_model, lambda r, res: writer.write(r, res) or writer.tell(), engine=engine, done=done
+        )
+    assert summary.resumed == 10
+    reference = tmp_path / "ref.jsonl"
+    with ResultWriter("jsonl", path=reference) as writer:
+        run_batch(jobs, default_model, lambda r, res: writer.write(r, res) or writer.tell(), workers=1)
+    assert out.read_bytes() == reference.read_bytes()
+
+
+def test_an_interrupted_run_leaves_no_task_on_the_cluster(default_model, folder: Path, engine) -> None:
+    jobs = plan_jobs([str(folder)])
+    outcomes = engine.run(jobs, default_model, explain=True, timeout=None, signature=False)
+    next(outcomes)
+    outcomes.close()  # what a Ctrl-C or a failing writer does to the generator
+    import time
+
+    deadline = time.monotonic() + 30
+    while (
+        engine.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) and time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    assert engine.client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0

@@ -62,3 +62,48 @@ def test_pattern_set_finds_exactly_what_a_full_scan_finds() -> None:
     fast = sorted((i, m.span()) for i, m in PatternSet(patterns).finditer(text))
     full = sorted((i, m.span()) for i, p in enumerate(patterns) for m in p.finditer(text))
     assert fast == full and fast
+
+
+def test_the_shipped_analysis_cache_is_current() -> None:
+    """scanner/_prefilter_cache.json holds the analysis of every shipped pattern (regenerate it if this fails)."""
+    import importlib.util
+    from pathlib import Path
+
+    from scanner.prefilter import CACHE_FILE
+
+    path = Path(__file__).with_name("_gen_prefilter_cache.py")
+    spec = importlib.util.spec_from_file_location("_gen_prefilter_cache", path)
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    shipped = Path(__file__).resolve().parent.parent / "scanner" / CACHE_FILE
+    assert shipped.read_text(encoding="utf-8") == generator.cache_text(), "run: python tests/_gen_prefilter_cache.py"
+
+
+def test_cached_and_computed_analyses_agree() -> None:
+    from scanner.prefilter import LazyPattern, _analysis_cache, _analyze
+
+    cache = _analysis_cache()
+    assert len(cache) > 500
+    for source in list(cache)[:: max(1, len(cache) // 80)]:
+        assert analyze(LazyPattern(source)) == _analyze(source, re.UNICODE)
+
+
+def test_an_unknown_pattern_is_analysed_on_the_fly() -> None:
+    from scanner.prefilter import LazyPattern
+
+    assert analyze(LazyPattern(r"(?:zebra|yak) farm")) == (frozenset({"zebra farm", "yak farm"}), 10)
+    # An inline IGNORECASE flag switches the prefilter off (the literals could come in any case).
+    assert analyze(LazyPattern(r"(?i)zebra"))[0] is None
+
+
+def test_lazy_pattern_compiles_on_first_use_and_pickles() -> None:
+    import pickle
+
+    from scanner.prefilter import LazyPattern
+
+    lazy = LazyPattern(r"guaranteed (\d+)%")
+    assert lazy._compiled is None and lazy.flags == re.UNICODE
+    assert lazy.search("a guaranteed 30% return").group(1) == "30"
+    assert lazy.groups == 1 and lazy._compiled is not None
+    copy = pickle.loads(pickle.dumps(lazy))
+    assert copy == lazy and hash(copy) == hash(lazy) and copy.finditer("guaranteed 5%")
