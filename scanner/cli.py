@@ -102,16 +102,28 @@ def score(
         str | None, typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster here).")
     ] = None,
     max_mb: Annotated[float, typer.Option("--max-mb", min=0.001, help="Largest document to read, in MB.")] = 50.0,
+    limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--limit",
+            help="Reading limit NAME=VALUE, repeatable: pdf-pages, pdf-stream-mb, chars, docx-entries, docx-mb, "
+            "docx-ratio (defaults: 2000, 10, 5000000, 2000, 200, 200; README 'Security').",
+        ),
+    ] = None,
 ) -> None:
     """Score filings: a risk score, level, category and the sentences that raised it.
 
     Example: scan filings/ --out results.csv
     """
     from scanner.batch import default_workers, plan_jobs
-    from scanner.documents import ReadLimits
+    from scanner.documents import ReadLimits, parse_limits
     from scanner.registry import resolve_model
     from scanner.render import format_for_path
 
+    try:
+        limits = parse_limits(limit or [], ReadLimits(max_bytes=int(max_mb * 2**20)))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--limit") from None
     try:
         loaded = resolve_model(model)
         dataset = out is not None and (out.suffix == "" or out.is_dir())  # a folder: a partitioned Parquet dataset
@@ -139,7 +151,7 @@ def score(
             options={
                 "explain": not no_explain,
                 "timeout": timeout or None,
-                "limits": ReadLimits(max_bytes=int(max_mb * 2**20)),
+                "limits": limits,
             },
             near_threshold=near_duplicates,
             engine=_engine(engine, scheduler, jobs),

@@ -122,6 +122,57 @@ class ReadLimits:
     max_docx_ratio: float = 200.0
 
 
+# Names of ``--limit NAME=VALUE`` on the command line: the field, and the unit its value is given in.
+LIMIT_NAMES: dict[str, tuple[str, int | float]] = {
+    "mb": ("max_bytes", 2**20),
+    "pdf-pages": ("max_pdf_pages", 1),
+    "pdf-stream-mb": ("max_pdf_stream", 2**20),
+    "chars": ("max_chars", 1),
+    "docx-entries": ("max_docx_entries", 1),
+    "docx-mb": ("max_docx_uncompressed", 2**20),
+    "docx-ratio": ("max_docx_ratio", 1.0),
+}
+
+
+def parse_limits(settings: list[str], base: ReadLimits | None = None) -> ReadLimits:
+    """Build reading limits from ``NAME=VALUE`` settings (``pdf-pages=500``, ``docx-ratio=50``...).
+
+    Parameters
+    ----------
+    settings : list of str
+        Each ``NAME=VALUE``, NAME one of :data:`LIMIT_NAMES`; sizes in MB.
+    base : ReadLimits, optional
+        The limits the settings change (the defaults by default).
+
+    Returns
+    -------
+    ReadLimits
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a value that is not a positive number, with the names allowed.
+    """
+    from dataclasses import replace
+
+    values: dict[str, int | float] = {}
+    known = ", ".join(LIMIT_NAMES)
+    for setting in settings:
+        name, sep, raw = setting.partition("=")
+        name = name.strip().lower()
+        if not sep or name not in LIMIT_NAMES:
+            raise ValueError(f"Unknown limit {setting!r}: use NAME=VALUE with NAME one of {known}.")
+        field, unit = LIMIT_NAMES[name]
+        try:
+            number = float(raw)
+        except ValueError:
+            number = -1.0
+        if not number > 0 or number == float("inf"):
+            raise ValueError(f"Limit {name} needs a positive number, got {raw!r}.")
+        values[field] = number * unit if isinstance(unit, float) else max(1, int(number * unit))
+    return replace(base or ReadLimits(), **values)  # type: ignore[arg-type]
+
+
 def read_document(path: str | Path, *, limits: ReadLimits = ReadLimits(), doc_id: str | None = None) -> Document:
     """Read one document file into text.
 

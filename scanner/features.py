@@ -204,12 +204,17 @@ class FeatureConfig:
 
 
 def _mix(values: np.ndarray) -> np.ndarray:
-    """A 64-bit finaliser (MurmurHash3's fmix64) so nearby values spread out."""
-    values = values ^ (values >> np.uint64(33))
-    values = values * _MIX1
-    values = values ^ (values >> np.uint64(33))
-    values = values * _MIX2
-    return values ^ (values >> np.uint64(33))
+    """A 64-bit finaliser (MurmurHash3's fmix64) so nearby values spread out.
+
+    Works in place: pass an array nobody else holds.
+    """
+    shift = np.uint64(33)
+    values ^= values >> shift
+    values *= _MIX1
+    values ^= values >> shift
+    values *= _MIX2
+    values ^= values >> shift
+    return values
 
 
 def prepare_text(normalized: str) -> str:
@@ -323,7 +328,18 @@ class Grams:
         hashes = self.char_hashes + self.word_hashes
         if not hashes:
             return np.zeros(0, dtype=np.int64)
-        return (np.concatenate(hashes) & np.uint64(n_buckets - 1)).astype(np.int64)
+        return (np.concatenate(hashes) & np.uint64(n_buckets - 1)).view(np.int64)
+
+    def columns(self, lookup: np.ndarray) -> np.ndarray:
+        """Map every n-gram (with repeats) through a bucket-to-column table; -1 for buckets not kept.
+
+        The same as ``lookup[self.buckets(len(lookup))]`` without the concatenated copy of the hashes.
+        """
+        mask = np.uint64(len(lookup) - 1)
+        parts = [lookup[(hashes & mask).view(np.int64)] for hashes in self.char_hashes + self.word_hashes]
+        if not parts:
+            return np.zeros(0, dtype=lookup.dtype)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def extract_grams(text: str, config: FeatureConfig) -> Grams:

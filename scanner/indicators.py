@@ -202,12 +202,24 @@ def _default_indicators() -> tuple[Indicator, ...]:
     return parse_indicators(tomllib.loads(text), validate=False)  # checked by the test suite
 
 
-@lru_cache(maxsize=8)
+_PATTERN_SETS: dict[int, tuple[tuple[Indicator, ...], PatternSet, tuple[int, ...]]] = {}
+
+
 def _pattern_set(table: tuple[Indicator, ...]) -> tuple[PatternSet, tuple[int, ...]]:
-    """All patterns of a table behind one literal prefilter, and the indicator owning each."""
+    """All patterns of a table behind one literal prefilter, and the indicator owning each.
+
+    Cached by the table's identity (a model keeps its table): hashing seven hundred patterns
+    on every call would cost more than some documents take to score.
+    """
+    cached = _PATTERN_SETS.get(id(table))
+    if cached is not None and cached[0] is table:
+        return cached[1], cached[2]
     patterns = [pattern for indicator in table for pattern in indicator.patterns]
     owners = tuple(i for i, indicator in enumerate(table) for _ in indicator.patterns)
-    return PatternSet(patterns), owners
+    if len(_PATTERN_SETS) >= 8:
+        _PATTERN_SETS.clear()
+    _PATTERN_SETS[id(table)] = (table, PatternSet(patterns), owners)  # holding the table keeps its id unique
+    return _PATTERN_SETS[id(table)][1], owners
 
 
 def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -272,6 +284,7 @@ def find_red_flags(
     language: str = "en",
     indicators: tuple[Indicator, ...] | None = None,
     normalized: Normalized | None = None,
+    lowered: str | None = None,
 ) -> list[RedFlag]:
     """Find the red-flag indicators that fire in a text.
 
@@ -288,6 +301,9 @@ def find_red_flags(
         The table to use; the shipped one by default.
     normalized : Normalized, optional
         ``normalize(text)`` when the caller has it already.
+    lowered : str, optional
+        ``normalized.text.lower()`` when the caller has it already (used only
+        when lower-casing kept the length).
 
     Returns
     -------
@@ -297,7 +313,9 @@ def find_red_flags(
     """
     table = indicators if indicators is not None else _default_indicators()
     norm = normalized if normalized is not None else normalize(text)
-    haystack = _join_wrapped_lines(norm.text, _lower_same_length(norm.text))
+    if lowered is None or len(lowered) != len(norm.text):
+        lowered = _lower_same_length(norm.text)
+    haystack = _join_wrapped_lines(norm.text, lowered)
     patterns, owners = _pattern_set(table)
     flags: list[tuple[int, RedFlag]] = []
     sentences: dict[int, set[tuple[int, int]]] = {}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scanner.documents import ReadLimits, read_document
-from scanner.features import Grams, bucket_terms, extract_grams, prepare_text
+from scanner.features import Grams, bucket_terms, extract_grams
 from scanner.indicators import RedFlag, find_red_flags, indicator_features
 from scanner.model import RISK_CATEGORIES, Model
 from scanner.normalize import normalize
@@ -126,7 +126,7 @@ def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndar
         L2-normalised weights, and the scaled indicator features.
     """
     extra = np.asarray(indicator_features(flags, model.indicators), dtype=np.float64) * model.indicator_scale
-    columns = model.lookup()[grams.buckets(model.config.n_buckets)]
+    columns = grams.columns(model.lookup())
     # Counting into a dense vector is linear; np.unique would sort every n-gram of a long filing.
     dense = np.bincount(columns[columns >= 0], minlength=len(model.buckets))
     columns = np.flatnonzero(dense)
@@ -231,8 +231,9 @@ def analyze_text(
         sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     normalized = normalize(text)
     language = detect_language(normalized.text)
-    flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized)
-    prepared = prepare_text(normalized.text)
+    lowered = normalized.text.lower()  # shared by the indicators and the n-grams
+    flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized, lowered=lowered)
+    prepared = " ".join(lowered.split())  # prepare_text(normalized.text), lower-cased once
     grams = extract_grams(prepared, model.config)
     columns, values, extra = vectorize(model, grams, flags)
     risk, illegal = predict_probability(model, columns, values, extra)

@@ -355,3 +355,42 @@ def test_batch_reports_a_dangling_link(tmp_path: Path) -> None:
     assert found == ["gone.pdf", "ok.txt"]
     with pytest.raises(DocumentError, match=r"gone.pdf: no such file"):
         read_document(tmp_path / "gone.pdf")
+
+
+# --- limits set on the command line ----------------------------------------------------------
+
+
+def test_parse_limits_sets_each_limit_in_its_unit() -> None:
+    from scanner.documents import parse_limits
+
+    limits = parse_limits(
+        ["pdf-pages=3", "pdf-stream-mb=0.5", "chars=1000", "docx-entries=10", "docx-mb=2", "docx-ratio=50", "mb=1"]
+    )
+    assert limits.max_pdf_pages == 3 and limits.max_chars == 1000 and limits.max_docx_entries == 10
+    assert limits.max_pdf_stream == 2**19 and limits.max_docx_uncompressed == 2 * 2**20 and limits.max_bytes == 2**20
+    assert limits.max_docx_ratio == 50.0
+    assert parse_limits([], ReadLimits(max_bytes=7)).max_bytes == 7  # the base is kept
+    for bad in ("pages=3", "pdf-pages", "pdf-pages=0", "pdf-pages=-2", "pdf-pages=many", "chars=inf"):
+        with pytest.raises(ValueError, match=r"[Ll]imit"):
+            parse_limits([bad])
+
+
+def test_cli_limits_change_what_is_refused(tmp_path: Path) -> None:
+    from tests.test_documents import _pdf as make_pdf
+
+    pdf = tmp_path / "three-pages.pdf"
+    pdf.write_bytes(make_pdf("Welcome to the project.", "Earn a guaranteed 2% daily return.", "Thank you."))
+    small = tmp_path / "small.docx"
+    _good_docx(small)
+    flags = lambda run: {flag["id"] for flag in json.loads(run.stdout)["red_flags"]}  # noqa: E731
+    run = _scan(str(pdf), "--format", "jsonl", tmp_path=tmp_path)
+    assert run.returncode == 0 and "FIXED_RETURN" in flags(run), run.stdout + run.stderr
+    run = _scan(str(pdf), "--format", "jsonl", "--limit", "pdf-pages=1", tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "FIXED_RETURN" not in flags(run)  # page 2 was not read
+    # A legitimate .docx has a dozen entries: with docx-entries=3 it is refused as a likely zip bomb.
+    assert _scan(str(small), "--format", "jsonl", tmp_path=tmp_path).returncode == 0
+    run = _scan(str(small), "--format", "jsonl", "--limit", "docx-entries=3", tmp_path=tmp_path)
+    assert run.returncode == 1 and "entries" in run.stderr, run.stderr
+    run = _scan(str(small), "--limit", "bogus=1", tmp_path=tmp_path)
+    assert run.returncode == 2 and "pdf-pages" in run.stderr, run.stderr
