@@ -7,8 +7,9 @@ the same machine, so the ratios hold on a noisy shared machine:
   ``python -c "import sklearn.linear_model"``;
 - throughput and peak memory on the 738 real ICO whitepapers in
   ``../shared/data/icobase`` and on short real descriptions, against a plain
-  scikit-learn Pipeline (word 1-2 and char_wb 2-5 TF-IDF, logistic
-  regression) calling ``predict_proba`` in one process.
+  scikit-learn Pipeline of the same TF-IDF features (the default model's word
+  and character n-gram ranges) and logistic regression, calling
+  ``predict_proba`` in one process.
 
 Each measurement runs in its own process so that peak memory (ru_maxrss) is
 that of the measured work alone.
@@ -64,23 +65,39 @@ def _worker(engine: str, kind: str) -> dict[str, float]:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import FeatureUnion, Pipeline
 
+        from scanner.features import STOP_WORDS
+        from scanner.registry import resolve_model
+
         with open(REPO / "data" / "corpus.csv", encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
+        # The same TF-IDF features as the default model (its word and character n-gram ranges, stop
+        # words, sublinear tf, min_df 2) and the same classifier, the way scikit-learn computes them.
+        config = resolve_model().config
         pipeline = Pipeline(
             [
                 (
                     "tfidf",
                     FeatureUnion(
                         [
-                            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)),
+                            (
+                                "word",
+                                TfidfVectorizer(
+                                    ngram_range=config.word_ngrams,
+                                    stop_words=sorted(STOP_WORDS) if config.stop_words else None,
+                                    sublinear_tf=True,
+                                    min_df=2,
+                                ),
+                            ),
                             (
                                 "char",
-                                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2),
+                                TfidfVectorizer(
+                                    analyzer="char", ngram_range=config.char_ngrams, sublinear_tf=True, min_df=2
+                                ),
                             ),
                         ]
                     ),
                 ),
-                ("clf", LogisticRegression(max_iter=1000)),
+                ("clf", LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)),
             ]
         )
         pipeline.fit([r["text"] for r in rows], [r["label"] != "legitimate" for r in rows])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 from functools import lru_cache
 
 import numpy as np
@@ -146,25 +147,38 @@ class Normalized:
         Built on first use: most texts never need it.
     """
 
-    __slots__ = ("_kept", "_offsets", "_source", "text")
+    __slots__ = ("_edits", "_kept", "_offsets", "_source", "text")
 
-    def __init__(self, text: str, source: str | None = None, kept: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        source: str | None = None,
+        kept: np.ndarray | None = None,
+        edits: tuple[list[tuple[int, int, int]], int] | None = None,
+    ) -> None:
         self.text = text
         self._source = source  # set when characters vanished or expanded
-        self._kept = kept  # set when spaced-out letters were joined: positions kept from the first stage
+        # Set when Chinese numerals were rewritten: (start, end, new length) spans of the first stage's
+        # text, and that text's length.
+        self._edits = edits
+        self._kept = kept  # set when spaced-out letters were joined: positions kept from the earlier stages
         self._offsets: np.ndarray | None = None
 
     @property
     def offsets(self) -> np.ndarray | None:
         """See the class docstring."""
-        if self._source is None and self._kept is None:
+        if self._source is None and self._kept is None and self._edits is None:
             return None
         if self._offsets is None:
-            first = self._first_stage() if self._source is not None else None
-            if self._kept is None:
-                self._offsets = first
-            else:  # positions kept by the second stage, through the first stage's map
-                self._offsets = first[self._kept] if first is not None else self._kept.astype(np.int64)
+            # Each stage maps its output characters to its input ones; compose them from the last back.
+            mapping = self._kept.astype(np.int64) if self._kept is not None else None
+            if self._edits is not None:
+                numerals = _edit_map(*self._edits)
+                mapping = numerals if mapping is None else numerals[mapping]
+            if self._source is not None:
+                first = self._first_stage()
+                mapping = first if mapping is None else first[mapping]
+            self._offsets = mapping
         return self._offsets
 
     def _first_stage(self) -> np.ndarray:
@@ -192,12 +206,40 @@ class Normalized:
         return int(offsets[start]), int(offsets[end - 1]) + 1
 
 
+def _edit_map(edits: list[tuple[int, int, int]], length: int) -> np.ndarray:
+    """Map each character after ``edits`` (and the end) to the character of the text before them.
+
+    Text outside the edits maps one for one. The ``size`` characters that replace ``text[start:end]``
+    spread over it in order, the first on ``start`` and the last on ``end - 1``, so that a span of
+    the new text covering the replacement quotes the whole of what it replaced ("3%" is "百分之三").
+    """
+    starts, ends, sizes = (np.array(column, dtype=np.int64) for column in zip(*edits, strict=True))
+    # Every character outside the edits once, each edit's first character ``size`` times.
+    inside = np.zeros(length + 2, dtype=np.int64)
+    np.add.at(inside, starts, 1)
+    np.add.at(inside, ends, -1)
+    repeat = (np.cumsum(inside)[: length + 1] == 0).astype(np.int64)
+    repeat[starts] = sizes
+    mapping = np.repeat(np.arange(length + 1, dtype=np.int64), repeat)
+    # Then spread each edit's characters over what it replaced.
+    first = starts + np.concatenate([[0], np.cumsum(sizes - (ends - starts))[:-1]])  # where each edit begins now
+    rank = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    spread = np.repeat(starts, sizes) + rank * np.repeat(ends - starts, sizes) // np.repeat(sizes, sizes)
+    spread[np.cumsum(sizes) - 1] = ends - 1
+    mapping[np.repeat(first, sizes) + rank] = spread
+    return mapping
+
+
 def normalize(text: str) -> Normalized:
     """Normalise a text for matching and features, keeping offsets.
 
     Applies Unicode NFKC (full-width letters, digits and punctuation become
     ASCII: "３０％" is "30%"), removes zero-width and bidi control characters
-    and folds typographic quotes, dashes and spaces. Case is kept.
+    and folds typographic quotes, dashes and spaces, look-alike letters of other
+    scripts and traditional Chinese characters; then rewrites Chinese numerals
+    that state a quantity in Arabic digits ("百分之三" is "3%", "一千元" is
+    "1000元"), undoes leetspeak inside words and joins spaced-out letters.
+    Case is kept.
 
     Parameters
     ----------
@@ -217,6 +259,13 @@ def normalize(text: str) -> Normalized:
         # Characters to change are usually few (quotes, full-width punctuation): visit only those.
         folded = _CHANGED.sub(_fold_match, clean)
         source = clean if _RESIZING.search(clean) else None
+    # Chinese numerals that state a quantity become Arabic digits ("百分之三" is "3%").
+    edits = None
+    if not folded.isascii() and _NUMERAL_CHAR.search(folded) is not None:
+        found = _numeral_edits(folded)
+        if found:
+            edits = ([(start, end, len(new)) for start, end, new in found], len(folded))
+            folded = _apply(folded, found)
     # Second stage, against keyword evasion: leetspeak inside words ("gu4rant33d", one for one)
     # and spaced-out letters ("g u a r a n t e e d", the separators removed).
     if _LEET.search(folded):
@@ -240,7 +289,7 @@ def normalize(text: str) -> Normalized:
             mask[end + 1 : high] = False  # and after
         kept = np.flatnonzero(mask)
         folded = _drop(folded, mask)
-    return Normalized(folded, source, kept)
+    return Normalized(folded, source, kept, edits)
 
 
 def _drop(text: str, mask: np.ndarray) -> str:
@@ -263,6 +312,234 @@ def _unleet(match: re.Match[str]) -> str:
 
 def _fold_match(match: re.Match[str]) -> str:
     return fold_char(match.group())
+
+
+# ---------------------------------------------------------------------------
+# Chinese numerals
+# ---------------------------------------------------------------------------
+# "每日返利百分之三" must look like "每日返利3%" to the indicators and the model, so numerals that state a
+# quantity are rewritten in Arabic digits. Only runs with a quantity context change; numerals inside
+# ordinary words and names stay as written. What folds:
+#
+#   * Percent prefixes: 百分之N -> N%, 千分之N -> N/10 %, 万分之N -> N/100 %, 百分百 -> 100%.
+#   * N成 (tenths): 三成 -> 30%, 三成五 -> 35%; not 一成 (一成不变) nor 成员, 成本, 成为 and the like.
+#   * Traditional interest units, only right after 日息/月息/年息, 日利/月利/年利, 日利率/月利率/年利率 or
+#     日利息/月利息/年利息 (with an optional ":", 为, 是, 约, 达 or 高达 between). On a yearly rate 分 is a
+#     tenth of the principal and 厘 a hundredth; on a monthly rate 分 is 1% and 厘 0.1% (the PBOC's
+#     convention: 年息一分 = 10%, 年息三厘 = 3%, 月息二分 = 2%, 月息八厘 = 0.8%; 一分五 is 1.5 分, 三厘五
+#     3.5 厘, 一分二厘 1.2 分). The textbook reads a daily 厘 as 0.01%, but the filings use daily rates
+#     like monthly ones (the corpus writes "日息三厘（千分之三）"), and so does this rule: 日息三厘 = 0.3%,
+#     日息一分 = 1% a day. Bare 息 and 利息 are left alone ("利息一分都不少": not a cent less).
+#   * A run followed by a unit of quantity: % 倍 元 美元 美金 港元 港币 人民币 块钱 枚 个点, the coin tickers
+#     USDT USDC USD U BTC ETH BNB TRX FIL right after the numeral, or 块 天 日 个月 月 年 周 小时 岁 人 名 代
+#     层 份 期 次 家: 一千元 -> 1000元, 三十六个月 -> 36个月, 三点五倍 -> 3.5倍, 两个点 -> 2个点. A lone 一
+#     folds only before the first group (一倍, 一元, 一个点): 一天, 一年, 一人, 一代, 一次 are everyday
+#     words and indicators match 一天 as written. 级 is no unit (二级分销 is matched as written), nor are
+#     个, 位 (三位一体) and 台 (五台山).
+#   * A run ending in 万 or 亿 is a quantity by itself and keeps that unit, as numbers are written with
+#     Arabic digits: 三万 -> 3万, 一千二百万 -> 1200万, 十万亿 -> 10万亿 (三万五千 -> 35000).
+#
+# Never folded: runs that start with 百, 千, 万 or 亿 (千万不要, 万一, 百倍, 千行百业, 万亿级); runs right
+# after another numeral or digit, a Latin letter, 之 (三分之一, 之一), 第 (ordinals stay: 第一, 第三方),
+# 翻 (翻三倍 is matched as written), 周 or 礼拜 (weekdays); approximations (三五天, 两三倍, 十七八岁) and
+# whatever else is not one well-formed number. Digits without 十百千 join up only from three of them or
+# with a zero (二〇二四年 -> 2024年), never two (三五天 is "three to five days"). Traditional and
+# full-width forms were folded by the first stage already (萬 -> 万, 兩 -> 两, 點 -> 点, 貳 -> 贰).
+#
+# What this stage writes (ASCII digits, "." and "%") and the contexts it reads are out of reach of the
+# leetspeak and spaced-letter stages after it, and it rewrites nothing it wrote: normalising twice
+# gives the same text.
+_DIGITS = {
+    "零": 0, "〇": 0, "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
+    "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9,
+}  # fmt: skip
+_TENS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_BIG = {"万": 10**4, "亿": 10**8}
+_D = "".join(_DIGITS)
+_N = _D + "".join(_TENS) + "".join(_BIG)  # every numeral character
+_NUMERAL_CHAR = re.compile(f"[{_N}]")
+# The rest of a run after its first character; possessive, so that only whole runs are considered.
+_RUN_TAIL = rf"[{_N}]*+(?:点[{_D}]++[万亿]*+)?+"
+_STRONG_UNITS = (
+    r"%|倍|美元|美金|港元|港币|人民币|元(?![论化复素次])|块钱|枚|个点(?!子)"
+    r"|(?i:usdt|usdc|usd|u|btc|eth|bnb|trx|fil)(?![A-Za-z])"
+)
+_WEAK_UNITS = r"块(?!儿)|天|日|个月|月|年|周|小时|岁|人|名|代|层|份|期|次|家"
+# One leading character class for all branches lets the regex engine skip to candidates in C; each
+# branch then checks that character with a look-behind (and the one before it, two characters back).
+_NUMERALS = re.compile(
+    rf"[百千万日月年{_D}十拾](?:"
+    # 百分之三, 千分之五, 万分之五 (百分之百 too)
+    rf"(?<=[百千万])(?<![{_N}0-9.].)分之(?P<pn>[{_N}]++(?:点[{_D}]++)?+)(?!点)"
+    rf"|(?<=百)(?<![{_N}0-9.].)分百(?P<full>)"
+    # 日息三厘, 月息二分, 年利率一分五
+    rf"|(?<=[日月年])(?:利息|利率|息|利)(?:[:：]\s?|为|是|约|高达|达)?"
+    rf"(?P<rn>[{_D}十拾]{_RUN_TAIL})(?P<ru>[分厘])(?P<rs>[{_D}]厘?)?(?![之钟钱{_N}])"
+    # 三成, 一千元, 三十六个月, 三万 (the run is the first character and this tail)
+    rf"|(?<=[{_D}十拾])(?<![{_N}点之第翻周拜A-Za-z0-9].)(?P<tail>{_RUN_TAIL})(?![点{_N}])"
+    rf"(?:(?:(?<![一壹])|(?<=[{_N}点][一壹]))"  # not a lone 一
+    rf"(?:(?P<cheng>成)(?![员本功立交长熟果绩就为型品分年人都语效真份群批片色])(?P<cs>[{_D}](?![{_N}点]))?"
+    rf"|(?={_WEAK_UNITS}))|(?=(?P<strong>{_STRONG_UNITS}))|(?<=[万亿])(?!分之)))"
+)
+_LONE_ONE = ("一", "壹")
+# Percent per 分 or 厘, on a yearly rate (True) or a monthly or daily one (False): see above.
+_RATE_UNITS = {
+    ("分", True): Decimal(10),
+    ("厘", True): Decimal(1),
+    ("分", False): Decimal(1),
+    ("厘", False): Decimal("0.1"),
+}
+
+
+def _numeral_edits(text: str) -> list[tuple[int, int, str]]:
+    """The Chinese numerals of ``text`` to rewrite: (start, end, replacement), in order."""
+    edits: list[tuple[int, int, str]] = []
+    for match in _NUMERALS.finditer(text):
+        if match.group("pn") is not None:
+            value = _decimal(match.group("pn"))
+            if value is not None:
+                value = value / {"百": 1, "千": 10, "万": 100}[text[match.start()]]
+                edits.append((match.start(), match.end(), _percent(value)))
+        elif match.group("full") is not None:
+            edits.append((match.start(), match.end(), "100%"))
+        elif match.group("rn") is not None:
+            value = _decimal(match.group("rn"))
+            sub = match.group("rs")
+            if value is None or (
+                sub and ("点" in match.group("rn") or (sub.endswith("厘") and match.group("ru") == "厘"))
+            ):
+                continue  # 三厘五厘, 一点五分五: not one rate
+            if sub:
+                value += Decimal(_DIGITS[sub[0]]) / 10
+            value *= _RATE_UNITS[match.group("ru"), text[match.start()] == "年"]
+            edits.append((match.start("rn"), match.end(), _percent(value)))
+        else:
+            run = text[match.start() : match.end("tail")]
+            if match.group("cheng") is not None:
+                value = _decimal(run)
+                if run in _LONE_ONE or value is None or value > 10:
+                    continue
+                tenths = match.group("cs")
+                value = value * 10 + (_DIGITS[tenths] if tenths else 0)
+                edits.append((match.start(), match.end(), _percent(value)))
+                continue
+            if run in _LONE_ONE and match.group("strong") is None:
+                continue
+            quantity = _quantity(run)
+            if quantity is not None:
+                size, digits = quantity
+                edits.append((match.start(), match.start() + size, digits))
+    return edits
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    pieces = []
+    position = 0
+    for start, end, new in edits:
+        pieces.append(text[position:start])
+        pieces.append(new)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _integer(run: str) -> str | None:
+    """The decimal digits of an integer in Chinese numerals; None unless the run is one well-formed number."""
+    if not any(char in _TENS or char in _BIG for char in run):
+        if len(run) == 1 or ((len(run) >= 3 or "零" in run or "〇" in run) and "两" not in run):  # 三, 二〇二四
+            return "".join(str(_DIGITS[char]) for char in run)
+        return None  # 三五 is "three to five"
+    value = _below_big(run, leading=True)
+    return None if value is None else str(value)
+
+
+def _below_big(run: str, *, leading: bool) -> int | None:
+    """Value of a run with 万 and 亿: the part before the last of the largest times it, plus the rest."""
+    for unit in ("亿", "万"):
+        at = run.rfind(unit)
+        if at < 0:
+            continue
+        high = _below_big(run[:at], leading=leading) if at else None
+        if not high:
+            return None
+        rest = run[at + 1 :]
+        if not rest:
+            return high * _BIG[unit]
+        if len(rest) == 1 and _DIGITS.get(rest):  # 一万五 is 15000
+            return high * _BIG[unit] + _DIGITS[rest] * _BIG[unit] // 10
+        low = _below_big(rest, leading=False)
+        return None if low is None or low >= _BIG[unit] else high * _BIG[unit] + low
+    return _section(run, leading=leading)
+
+
+def _section(run: str, *, leading: bool) -> int | None:
+    """Value of a run of digits with 十, 百 and 千 (below 10000)."""
+    value, digit, last, zero = 0, None, 10**4, False
+    for char in run:
+        if char in _DIGITS:
+            if digit is not None:  # two digits in a row: 三五, 两三 (an approximation)
+                return None
+            if _DIGITS[char]:
+                digit = _DIGITS[char]
+            elif zero:
+                return None
+            else:
+                zero = True
+            continue
+        unit = _TENS[char]
+        if unit >= last:
+            return None
+        if digit is None:
+            if unit != 10 or not leading or value or zero:  # only a leading 十 stands alone: 十五
+                return None
+            digit = 1
+        value += digit * unit
+        digit, last, zero = None, unit, False
+    if digit is not None:  # 一百零五, 二十五; 三千五 is 3500 and 一百五 is 150
+        value += digit if zero or last <= 10 or last == 10**4 else digit * last // 10
+    elif zero:
+        return None
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _decimal(run: str) -> Decimal | None:
+    """Value of a run, with 点 and decimals: 三点五 is 3.5."""
+    if run == "百":  # 百分之百
+        return Decimal(100)
+    head, dot, tail = run.partition("点")
+    integer = _integer(head)
+    if integer is None or any(char not in _DIGITS for char in tail):
+        return None
+    return Decimal(integer + "." + "".join(str(_DIGITS[char]) for char in tail) if dot else integer)
+
+
+@lru_cache(maxsize=4096)
+def _quantity(run: str) -> tuple[int, str] | None:
+    """How many characters of a quantity's run to replace, by what: a final 万 or 亿 stays as written."""
+    head, dot, tail = run.partition("点")
+    body = tail if dot else head
+    unit = body[len(body.rstrip("万亿")) :]
+    integer = _integer(head if dot else run)
+    if integer is None:
+        return None
+    if dot:
+        return len(run) - len(unit), integer + "." + "".join(
+            str(_DIGITS[char]) for char in tail[: len(tail) - len(unit)]
+        )
+    if unit:
+        scale = 1
+        for char in unit:
+            scale *= _BIG[char]
+        return len(run) - len(unit), str(int(integer) // scale)
+    return len(run), integer
+
+
+def _percent(value: Decimal) -> str:
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
 
 
 _LENGTHS: list[np.ndarray] = []

@@ -127,10 +127,14 @@ def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndar
     """
     extra = np.asarray(indicator_features(flags, model.indicators), dtype=np.float64) * model.indicator_scale
     columns = grams.columns(model.lookup())
-    # Counting into a dense vector is linear; np.unique would sort every n-gram of a long filing.
-    dense = np.bincount(columns[columns >= 0], minlength=len(model.buckets))
-    columns = np.flatnonzero(dense)
-    counts = dense[columns]
+    kept = columns[columns >= 0]
+    if len(kept) * 16 < len(model.buckets):
+        # A short text: sorting its few n-grams beats scanning a count for every column.
+        columns, counts = np.unique(kept, return_counts=True)
+    else:  # counting into a dense vector is linear; np.unique would sort every n-gram of a long filing
+        dense = np.bincount(kept, minlength=len(model.buckets))
+        columns = np.flatnonzero(dense)
+        counts = dense[columns]
     values = (1.0 + np.log(counts)) * model.idf[columns]
     norm = math.sqrt(float(values @ values))
     if norm > 0:

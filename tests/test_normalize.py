@@ -72,3 +72,161 @@ def test_normal_chinese_run_keeps_offsets() -> None:
     result = normalize(raw)
     assert result.text == raw
     assert result.to_original(0, 4) == (0, 4)
+
+
+# --- Chinese numerals ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # percent prefixes and tenths
+        ("每日返利百分之三", "每日返利3%"),
+        ("年化收益百分之三十六", "年化收益36%"),
+        ("百分之一百二十", "120%"),
+        ("百分之零点五", "0.5%"),
+        ("千分之五", "0.5%"),
+        ("日化千分之十", "日化1%"),
+        ("日息万分之五", "日息0.05%"),
+        ("本金百分百保障", "本金100%保障"),
+        ("百分之百", "100%"),
+        ("三成", "30%"),
+        ("三成五", "35%"),
+        ("两成收益", "20%收益"),
+        # traditional interest units after a rate word
+        ("日息三厘", "日息0.3%"),
+        ("日息三厘五", "日息0.35%"),
+        ("日息一分", "日息1%"),
+        ("月息二分", "月息2%"),
+        ("月息八厘", "月息0.8%"),
+        ("月息一分五", "月息1.5%"),
+        ("月利率一分二厘", "月利率1.2%"),
+        ("年息一分", "年息10%"),
+        ("年息三厘", "年息3%"),
+        ("日利率为千分之三", "日利率为0.3%"),
+        # quantities before a unit
+        ("返利三倍", "返利3倍"),
+        ("三点五倍", "3.5倍"),
+        ("一百二十元", "120元"),
+        ("投资门槛仅需一千元", "投资门槛仅需1000元"),
+        ("三千五百元", "3500元"),
+        ("一万零五元", "10005元"),
+        ("三十六个月", "36个月"),
+        ("两天", "2天"),
+        ("七日年化", "7日年化"),
+        ("锁仓期三十天", "锁仓期30天"),
+        ("每天两个点", "每天2个点"),
+        ("一千USDT", "1000USDT"),
+        ("三千u", "3000u"),
+        ("一倍", "1倍"),
+        ("一元", "1元"),
+        ("三％", "3%"),
+        ("二〇二四年", "2024年"),
+        ("一九九八年", "1998年"),
+        ("二代奖励", "2代奖励"),
+        # a final 万 or 亿 stays, as with Arabic digits
+        ("投资满一万元", "投资满1万元"),
+        ("六万美元", "6万美元"),
+        ("一千二百万", "1200万"),
+        ("两亿三千万", "23000万"),
+        ("十万亿", "10万亿"),
+        ("三万五千元", "35000元"),
+        # financial and traditional forms (the latter folded to simplified first)
+        ("壹仟元", "1000元"),
+        ("拾万元", "10万元"),
+        ("叁倍", "3倍"),
+        ("貳佰元", "200元"),
+        ("兩萬元", "2万元"),
+        ("五點五倍", "5.5倍"),
+        ("年化百分之三十六點五", "年化36.5%"),
+    ],
+)
+def test_chinese_numerals_of_quantities_become_digits(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+    assert normalize_text(expected) == expected  # and stay so
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "一起", "一直", "统一", "一带一路", "万一", "十分", "千万不要", "三星", "第一", "一些", "之一",
+        "三分之一", "第三方", "第十二期", "一天一个", "一年", "最后一天", "一个月", "一人一票", "一代人", "一次性",
+        "一成不变", "三成员", "其中三成为散户", "三五天", "两三倍", "七八个月", "十七八岁", "三级分销", "二级分销",
+        "翻三倍", "百倍", "千倍", "千行百业", "万亿级市场", "百万富翁", "三十六计", "一年四季", "四两拨千斤",
+        "三点钟", "一点点", "零点上线", "零风险", "一块儿", "一元化", "二元论", "五台山", "三位一体", "周六日",
+        "每周三天", "利息一分都不少", "十万分之五", "三千分之一", "百分之三点多", "百分之几", "一亿五", "三厘",
+    ],
+)  # fmt: skip
+def test_chinese_numerals_in_ordinary_words_stay(word: str) -> None:
+    assert normalize_text(word) == word
+
+
+def test_lone_one_folds_only_before_money_and_rates() -> None:
+    assert normalize_text("一天一个点") == "一天1个点"
+    assert normalize_text("一块钱") == "1块钱"
+    assert normalize_text("一U") == "1U"
+
+
+@pytest.mark.parametrize(
+    ("raw", "numeral", "folded"),
+    [
+        ("前言。平台每日返利百分之三，稳赚。", "百分之三", "3%"),
+        ("投资门槛仅需一千元即可参与", "一千", "1000"),
+        ("本平台日息三厘，随存随取。", "三厘", "0.3%"),
+        ("每日固定返利三成五！", "三成五", "35%"),
+        ("年化收益百分之三十六", "百分之三十六", "36%"),
+        ("投资满一万元", "一", "1"),
+        ("三千五百元", "三千五百", "3500"),
+        ("锁仓期三十天", "三十", "30"),
+    ],
+)
+def test_folded_numerals_map_back_to_the_original_numerals(raw: str, numeral: str, folded: str) -> None:
+    result = normalize(raw)
+    start = result.text.index(folded)
+    a, b = result.to_original(start, start + len(folded))
+    assert raw[a:b] == numeral
+    # and the text around them still maps one for one
+    assert result.to_original(0, start) == (0, raw.index(numeral))
+    tail = start + len(folded)
+    assert normalize_text(raw[result.to_original(tail, len(result.text))[0] :]) == result.text[tail:]
+
+
+def test_numeral_offsets_compose_with_the_other_stages() -> None:
+    """Full-width, traditional, invisible and spaced-out characters around numerals that change length."""
+    raw = "ｇ ｕ ａ ｒ ａ ｎ ｔ ｅ ｅ ｄ：每\u200b日返利百分之三，日息三厘五，投資滿壹萬元，月入三萬。"
+    result = normalize(raw)
+    assert result.text == "guaranteed:每日返利3%,日息0.35%,投资满1万元,月入3万。"
+    offsets = result.offsets
+    assert offsets is not None and len(offsets) == len(result.text) + 1 and offsets[-1] == len(raw)
+    assert list(offsets) == sorted(offsets)
+    for folded, original in [("3%", "百分之三"), ("0.35%", "三厘五"), ("1万", "壹萬"), ("3万", "三萬"),
+                             ("guaranteed", "ｇ ｕ ａ ｒ ａ ｎ ｔ ｅ ｅ ｄ"), ("每日返利", "每\u200b日返利")]:  # fmt: skip
+        start = result.text.index(folded)
+        a, b = result.to_original(start, start + len(folded))
+        assert raw[a:b] == original, folded
+
+
+def test_chinese_text_without_numerals_keeps_identity_offsets() -> None:
+    raw = "保证收益稳赚不赔。名额有限"
+    result = normalize(raw)
+    assert result.text == raw
+    assert result.offsets is None
+
+
+def test_numerals_are_folded_without_building_offsets() -> None:
+    """The offset map is built on first use only, from the recorded edits."""
+    result = normalize("每日返利百分之三")
+    assert result._offsets is None
+    assert result.offsets is not None
+    assert [int(x) for x in result.offsets] == [0, 1, 2, 3, 4, 7, 8]
+
+
+def test_red_flag_evidence_quotes_the_chinese_numerals() -> None:
+    """Rates written in Chinese numerals fire as "3%" does; the evidence is the original sentence."""
+    from scanner.indicators import find_red_flags
+
+    raw = "本平台保本。每天返利三％。日化收益千分之五。年化收益率高达百分之三百。"
+    flags = [flag for flag in find_red_flags(raw, language="zh") if flag.id == "FIXED_RETURN"]
+    assert [flag.evidence for flag in flags] == ["每天返利三％。", "日化收益千分之五。", "年化收益率高达百分之三百。"]
+    for flag in flags:
+        assert raw[flag.start : flag.end] == flag.evidence
