@@ -268,14 +268,13 @@ def normalize(text: str) -> Normalized:
             folded = _apply(folded, found)
     # Second stage, against keyword evasion: leetspeak inside words ("gu4rant33d", one for one)
     # and spaced-out letters ("g u a r a n t e e d", the separators removed).
-    if _LEET.search(folded):
-        folded = _LEET.sub(_unleet, folded)
+    folded = _unleet_text(folded)
     kept = None
-    if _SPACED.search(folded):
+    spaced = _spaced_spans(folded)
+    if spaced:
         # Drop the separators inside the spaced word, and the extra spaces that set it apart.
         mask = np.ones(len(folded) + 1, dtype=bool)
-        for match in _SPACED.finditer(folded):
-            start, end = match.span()
+        for start, end in spaced:
             if (start > 0 and folded[start - 1] in "@$") or (start > 0 and folded[start - 1].isdigit()):
                 continue
             mask[start + 1 : end : 2] = False
@@ -308,6 +307,69 @@ _SPACED = re.compile(r"\b[A-Za-z](?:[ .\-*_][A-Za-z]){3,}+(?![A-Za-z0-9])")
 
 def _unleet(match: re.Match[str]) -> str:
     return match.group().translate(_LEET_MAP)
+
+
+# Cheap first looks (a character class first lets the regex engine skip ahead; patterns starting
+# with \b try every position): a leet run followed by a letter, three spaced letters in a row.
+_LEET_HINT = re.compile(r"[013457@$]++[A-Za-z]")
+_SPACED_HINT = re.compile(r"[ .\-*_][A-Za-z][ .\-*_][A-Za-z][ .\-*_][A-Za-z]")
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WHITE = re.compile(r"\s")
+
+
+def _unleet_text(text: str) -> str:
+    """``_LEET.sub(_unleet, text)``, run only on the words around a letter-leet-letter hint.
+
+    A leet word never holds white space, and at white space ``\b`` and the look-ahead see what they
+    would in the whole text, so each window (the non-space run around a hint) gives the same result.
+    """
+    windows: list[tuple[int, int]] = []
+    for hint in _LEET_HINT.finditer(text):
+        at = hint.start()
+        if at == 0 or text[at - 1] not in _ASCII_LETTERS or (windows and at < windows[-1][1]):
+            continue
+        low = at
+        while low > 0 and not text[low - 1].isspace():
+            low -= 1
+        white = _WHITE.search(text, hint.end())
+        windows.append((low, white.start() if white else len(text)))
+    if not windows:
+        return text
+    pieces = []
+    last = 0
+    for low, high in windows:
+        pieces.append(text[last:low])
+        pieces.append(_LEET.sub(_unleet, text[low:high]))
+        last = high
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _spaced_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``_SPACED.finditer(text)``, tried only next to a hint.
+
+    A match contains the hint one character after its start, so the leftmost match from ``pos``
+    starts one before or one after the first hint at or after ``pos``, or later.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while pos < len(text):
+        hint = _SPACED_HINT.search(text, pos)
+        if hint is None:
+            break
+        at = hint.start()
+        match = None
+        for start in (at - 1, at + 1):
+            if start >= pos:
+                match = _SPACED.match(text, start)
+                if match:
+                    break
+        if match:
+            spans.append(match.span())
+            pos = match.end()
+        else:
+            pos = at + 1
+    return spans
 
 
 def _fold_match(match: re.Match[str]) -> str:

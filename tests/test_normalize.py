@@ -230,3 +230,18 @@ def test_red_flag_evidence_quotes_the_chinese_numerals() -> None:
     assert [flag.evidence for flag in flags] == ["每天返利三％。", "日化收益千分之五。", "年化收益率高达百分之三百。"]
     for flag in flags:
         assert raw[flag.start : flag.end] == flag.evidence
+
+
+def test_the_fast_evasion_searches_equal_the_full_regexes() -> None:
+    """The hint-driven leetspeak and spaced-letter searches give exactly what the full regexes give."""
+    import random
+
+    from scanner.normalize import _LEET, _SPACED, _spaced_spans, _unleet, _unleet_text
+
+    rng = random.Random(3)
+    alphabet = "ab4 0x$@.-_*\n\tzq1é中 c d e"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(20000)]
+    texts += ["gu4rant33d r3turns", "g u a r a n t e e d", "x a b c d", "a_b_c_d e", "1 a b c d", "e.a.s.y m-o-n-e-y"]
+    for text in texts:
+        assert _unleet_text(text) == _LEET.sub(_unleet, text), text
+        assert _spaced_spans(text) == [m.span() for m in _SPACED.finditer(text)], text
