@@ -5,6 +5,7 @@ the same machine, so the ratios hold on a noisy shared machine:
 
 - start-up: ``scan examples/<file>`` end to end, against
   ``python -c "import sklearn.linear_model"``;
+- ``scanner train`` on 10,000 documents (the corpus repeated and shuffled);
 - throughput and peak memory on the 738 real ICO whitepapers in
   ``../shared/data/icobase`` and on short real descriptions, against a plain
   scikit-learn Pipeline of the same TF-IDF features (the default model's word
@@ -251,11 +252,48 @@ def _throughput(kind: str) -> None:
     )
 
 
+def _training(n_documents: int = 10_000) -> None:
+    """``scanner train`` on ``n_documents`` made by repeating and shuffling the corpus (target: under a minute)."""
+    import csv
+    import random
+    import tempfile
+
+    scanner = shutil.which("scanner", path=str(Path(sys.executable).parent)) or "scanner"
+    with open(REPO / "data" / "corpus.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "train.csv"
+        with open(data, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for i in range(n_documents):
+                row = dict(rng.choice(rows))
+                row["id"] = f"bench-{i}"
+                writer.writerow(row)
+        megabytes = data.stat().st_size / 1e6
+        timings = {}
+        for name, flags in (
+            ("scanner train (fixed settings, as make model)", ["--no-select", "--no-baseline"]),
+            ("scanner train (default: choose settings by CV)", ["--no-baseline"]),
+        ):
+            start = time.perf_counter()
+            subprocess.run(
+                [scanner, "train", str(data), "--out", str(Path(tmp) / "model"), "-q", *flags],
+                check=True,
+                capture_output=True,
+            )
+            timings[name] = time.perf_counter() - start
+    print(f"== training: {n_documents} documents ({megabytes:.1f} MB, the corpus repeated and shuffled) ==")
+    for name, seconds in timings.items():
+        print(f"{name:<50} {seconds:6.1f} s   (target: under 60 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker", choices=["scanner", "baseline"])
     parser.add_argument("--kind", choices=["whitepapers", "short"], default="short")
-    parser.add_argument("--only", choices=["startup", "whitepapers", "short", "dask"])
+    parser.add_argument("--only", choices=["startup", "whitepapers", "short", "dask", "training"])
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(_worker(args.worker, args.kind)))
@@ -267,6 +305,8 @@ def main() -> None:
             _throughput(kind)
     if args.only in (None, "dask"):
         _dask_whitepapers()
+    if args.only in (None, "training"):
+        _training()
 
 
 if __name__ == "__main__":

@@ -244,16 +244,24 @@ def char_ngram_hashes(text: str, low: int, high: int) -> list[np.ndarray]:
     if not text:
         return []
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return _ngram_hashes(codes, low, high, salt=0)
+
+
+def _ngram_hashes(base: np.ndarray, low: int, high: int, salt: int) -> list[np.ndarray]:
+    """Rolling hashes of every run of n consecutive ``base`` values, n in ``[low, high]``, mixed.
+
+    ``salt`` keeps kinds of n-grams apart (0 for characters, 101 for words).
+    """
     out = []
-    rolling = codes.copy()
+    rolling = base.copy()
     with np.errstate(over="ignore"):
         for n in range(1, high + 1):
             if n > 1:
-                if len(codes) < n:
+                if len(base) < n:
                     break
-                rolling = rolling[:-1] * _PRIME + codes[n - 1 :]
+                rolling = rolling[:-1] * _PRIME + base[n - 1 :]
             if n >= low:
-                out.append(_mix(rolling ^ np.uint64(n * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)))
+                out.append(_mix(rolling ^ np.uint64((n + salt) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)))
     return out
 
 
@@ -299,19 +307,7 @@ def word_ngram_hashes(tokens: list[str], low: int, high: int, fold_digits: bool 
     """Hash the word n-grams of a token list for n in ``[low, high]``."""
     if not tokens:
         return []
-    base = _token_hashes(tokens, fold_digits)
-    out = []
-    rolling = base.copy()
-    with np.errstate(over="ignore"):
-        for n in range(1, high + 1):
-            if n > 1:
-                if len(base) < n:
-                    break
-                rolling = rolling[:-1] * _PRIME + base[n - 1 :]
-            if n >= low:
-                # The salt keeps word n-grams apart from character n-grams.
-                out.append(_mix(rolling ^ np.uint64((n + 101) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)))
-    return out
+    return _ngram_hashes(_token_hashes(tokens, fold_digits), low, high, salt=101)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,6 @@ import datetime as _dt
 import getpass
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from typing import Any
 
 from scanner.datasets import LabelledData, read_labelled
 from scanner.errors import DataError
-from scanner.registry import scanner_home, write_json_atomic
+from scanner.registry import scanner_home, write_json_atomic, write_text_atomic
 
 LABELS_DIR = "labels"
 INDEX_FILE = "index.json"
@@ -176,17 +174,7 @@ def _who() -> str:
 
 
 def _write_lines_atomic(path: Path, lines: list[str]) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o644)  # like the index: readable by the team that shares SCANNER_HOME
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.writelines(line + "\n" for line in lines)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def _write_index(batches: list[Batch]) -> None:

@@ -339,15 +339,17 @@ class PatternSet:
     def _windowed(entry: _Entry, text: str, starts: list[int]) -> Iterator[re.Match[str]]:
         margin = entry.width + LOOKAROUND_MARGIN
         windows: list[list[int]] = []
+        size = len(text)
         for start in sorted(starts):
-            lo, hi = max(0, start - margin), min(len(text), start + margin + 1)
+            lo, hi = max(0, start - margin), min(size, start + margin + 1)
             if windows and lo <= windows[-1][1]:
                 windows[-1][1] = max(windows[-1][1], hi)
             else:
                 windows.append([lo, hi])
         last_end = -1
+        finditer = entry.pattern.finditer  # once per pattern (a LazyPattern resolves it on each access)
         for lo, hi in windows:
-            for match in entry.pattern.finditer(text, max(lo, last_end), hi):
+            for match in finditer(text, max(lo, last_end), hi):
                 if match.end() > match.start() or match.start() > last_end:
                     last_end = match.end()
                     yield match

@@ -221,12 +221,17 @@ def find_model(spec: str) -> ModelEntry:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON to ``path`` through a temporary file and one rename, so readers never see half a file."""
+    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a synced temporary file and one rename (readable by the team)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(handle, 0o644)  # mkstemp makes it private; other users read the pointer too
+        os.fchmod(handle, 0o644)  # mkstemp makes it private; others sharing SCANNER_HOME read it too
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
