@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -363,19 +363,12 @@ def retrain(
             holdout_candidate = _holdout_auc(trained.pipeline.predict_proba(texts)[:, 1], labels)
             holdout_active = _holdout_auc(_score(active, texts), labels)
             _check(failures, "held-out stored labels ROC-AUC", holdout_candidate, holdout_active, tolerance)
-        gate = GateReport(
-            active.label,
-            tolerance,
-            _round(base_candidate),
-            _round(base_active),
-            len(base_data),
-            _round(holdout_candidate),
-            _round(holdout_active),
-            len(holdout),
-            _round(agreement),
-            _round(contradicted),
-            len(new),
-            failures,
+        gate = replace(
+            gate,
+            holdout_candidate=_round(holdout_candidate),
+            holdout_active=_round(holdout_active),
+            n_holdout=len(holdout),
+            failures=list(failures),
         )
         if failures and not force:
             return _refuse(gate, failures, pending, imported, warnings)
