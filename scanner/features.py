@@ -168,6 +168,9 @@ _MIX1 = np.uint64(0xFF51AFD7ED558CCD)
 _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
+CHAR_SCOPES = ("all", "cjk")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """How a text becomes hashed n-gram counts (stored in the model manifest)."""
@@ -178,7 +181,13 @@ class FeatureConfig:
     fold_digits: bool = True
     max_chars: int = 2_000_000
     stop_words: bool = True
-    char_scope: str = "all"
+    char_scope: str = "all"  # "all", or "cjk": character n-grams of Chinese text only (words carry the rest)
+
+    def __post_init__(self) -> None:
+        if self.char_scope not in CHAR_SCOPES:
+            raise ValueError(f"char_scope {self.char_scope!r} is not one of {', '.join(CHAR_SCOPES)}")
+        if not 1 <= self.hash_bits <= 30:
+            raise ValueError(f"hash_bits must be between 1 and 30, got {self.hash_bits}")
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
