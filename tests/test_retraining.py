@@ -150,10 +150,23 @@ def test_round_trip_scan_label_retrain_rollback(
 def test_sigkill_mid_training_leaves_the_active_model_and_store(
     small_corpus: Path, honest: Path, tmp_path: Path, _isolated_home: Path
 ) -> None:
-    scanner_bin = Path(sys.executable).parent / "scanner"
     env = {**os.environ, "SCANNER_HOME": str(_isolated_home)}
+    # Training a small corpus takes well under a second, so the kill could come too late: the real
+    # fit_model runs, then the process lingers inside it until killed (before any model is written).
+    slow_training = (
+        "import sys, time, scanner.training as t\n"
+        "real = t.fit_model\n"
+        "def fit_model(*args, **kwargs):\n"
+        "    trained = real(*args, **kwargs)\n"
+        "    print('Trained, not written', file=sys.stderr, flush=True)\n"
+        "    time.sleep(120)\n"
+        "    return trained\n"
+        "t.fit_model = fit_model\n"
+        "from scanner.cli import main\n"
+        "main()\n"
+    )
     with subprocess.Popen(
-        [str(scanner_bin), "retrain", str(honest), "--base", str(small_corpus)],
+        [sys.executable, "-c", slow_training, "retrain", str(honest), "--base", str(small_corpus)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,
@@ -161,7 +174,7 @@ def test_sigkill_mid_training_leaves_the_active_model_and_store(
     ) as process:
         assert process.stderr is not None
         for line in process.stderr:
-            if line.startswith("Training the candidate"):
+            if line.startswith("Trained, not written"):
                 break
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
