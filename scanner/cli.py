@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -316,7 +317,9 @@ def train(
 
     try:
         labelled = read_labelled(list(data))
-        config = TrainConfig(select=select and c is None, **({"risk_c": c} if c is not None else {}))
+        config = TrainConfig(select=select and c is None)
+        if c is not None:
+            config = replace(config, risk_c=c)
         trained = fit_model(labelled, config, quiet=quiet)
         if baseline:
             if not quiet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -202,8 +203,8 @@ class FeatureConfig:
         values = dict(data)
         for key in ("word_ngrams", "char_ngrams"):
             if key in values:
-                low, high = values[key]  # type: ignore[misc]
-                values[key] = (int(low), int(high))
+                pair: Any = values[key]
+                values[key] = (int(pair[0]), int(pair[1]))
         return cls(**values)  # type: ignore[arg-type]
 
     @property

@@ -55,6 +55,12 @@ def _selective(literal: str) -> bool:
     return _weight(literal) >= MIN_LITERAL + 1 or (len(literal) >= MIN_LITERAL and literal.isascii())
 
 
+def _repeat(av: object) -> tuple[int, int, Sequence[tuple[object, object]]]:
+    """The (min, max, sub-pattern) of a repeat node."""
+    node: Any = av
+    return int(node[0]), int(node[1]), node[2]
+
+
 def _exact(op: object, av: object) -> frozenset[str] | None:
     """The finite set of strings one element can match, or None (zero-width elements give {""})."""
     if op is sre_constants.LITERAL:
@@ -72,12 +78,13 @@ def _exact(op: object, av: object) -> frozenset[str] | None:
             union |= part
         return frozenset(union) if len(union) <= MAX_ALTERNATIVES else None
     if op is sre_constants.IN:
-        chars = [chr(v) for kind, v in av if kind is sre_constants.LITERAL]  # type: ignore[union-attr]
-        if len(chars) == len(av) and len(chars) <= 12:  # type: ignore[arg-type]
+        members: list[tuple[object, int]] = list(av)  # type: ignore[call-overload]
+        chars = [chr(v) for kind, v in members if kind is sre_constants.LITERAL]
+        if len(chars) == len(members) and len(chars) <= 12:
             return frozenset(chars)
         return None
     if op is sre_constants.MAX_REPEAT or op is sre_constants.MIN_REPEAT:
-        low, high, sub = av  # type: ignore[misc]
+        low, high, sub = _repeat(av)
         if high > 2:
             return None
         inner = _exact_sequence(sub)
@@ -123,7 +130,7 @@ def _sequence(items: Sequence[tuple[object, object]]) -> _Requirement:
         elif op is sre_constants.BRANCH:
             requirement = _branch(av[1])  # type: ignore[index]
         elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-            low, _high, sub = av  # type: ignore[misc]
+            low, _high, sub = _repeat(av)
             requirement = _sequence(sub) if low >= 1 else None
         else:  # classes, anchors, lookarounds, backreferences: no literal
             requirement = None

@@ -238,7 +238,8 @@ def finish_journal(journal: Path, fmt: str, path: Path, rows_per_part: int = 50_
 def _journal_to_dataset(journal: Path, folder: Path, rows_per_part: int) -> int:
     import pandas as pd
 
-    count, part, rows = 0, 0, []
+    count, part = 0, 0
+    rows: list[dict[str, Any]] = []
 
     def flush() -> None:
         nonlocal part, rows

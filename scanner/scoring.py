@@ -168,12 +168,12 @@ def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarr
         order = best[np.lexsort((best, -contributions[best]))]
     else:
         order = np.argsort(-contributions, kind="stable")
-    order = [i for i in order if contributions[i] >= MIN_TERM_WEIGHT]
-    wanted = {int(model.buckets[columns[i]]) for i in order}
+    strong = [int(i) for i in order if contributions[i] >= MIN_TERM_WEIGHT]
+    wanted = {int(model.buckets[columns[i]]) for i in strong}
     names = bucket_terms(grams, model.config, wanted)
     terms: list[Term] = []
     seen: set[str] = set()
-    for i in order:
+    for i in strong:
         name = names.get(int(model.buckets[columns[i]]))
         if not name or name in seen:
             continue
