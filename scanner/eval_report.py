@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import tempfile
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scanner.atomic import write_text_atomic
 from scanner.datasets import LABELS
 from scanner.evaluation import Evaluation
 from scanner.scoring import Result
@@ -162,17 +161,7 @@ def write_evaluation_report(
     ValueError
         As :func:`render_evaluation_report`.
     """
-    path = Path(path)
-    page = render_evaluation_report(evaluation, texts, title=title)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with open(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(page)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, render_evaluation_report(evaluation, texts, title=title))
 
 
 def _fmt(value: object, spec: str = ".3f") -> str:

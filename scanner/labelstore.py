@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.atomic import write_text_atomic
 from scanner.datasets import LabelledData, read_labelled
 from scanner.errors import DataError
-from scanner.registry import scanner_home, write_json_atomic, write_text_atomic
+from scanner.registry import scanner_home, write_json_atomic
 
 LABELS_DIR = "labels"
 INDEX_FILE = "index.json"
@@ -174,7 +175,7 @@ def _who() -> str:
 
 
 def _write_lines_atomic(path: Path, lines: list[str]) -> None:
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    write_text_atomic(path, "".join(line + "\n" for line in lines), parents=True)
 
 
 def _write_index(batches: list[Batch]) -> None:

@@ -15,13 +15,13 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import scanner
+from scanner.atomic import write_text_atomic
 from scanner.errors import ModelError, ScannerError
 from scanner.model import Model, load_model, read_manifest
 
@@ -221,23 +221,7 @@ def find_model(spec: str) -> ModelEntry:
 
 def write_json_atomic(path: Path, value: Any) -> None:
     """Write JSON to ``path`` through a temporary file and one rename, so readers never see half a file."""
-    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a synced temporary file and one rename (readable by the team)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp makes it private; others sharing SCANNER_HOME read it too
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n", parents=True)
 
 
 def activate_model(spec: str, *, locked: bool = False) -> ModelEntry:

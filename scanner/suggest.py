@@ -15,14 +15,14 @@ reads it as it is (rows left blank are skipped).
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from scanner.atomic import write_text_atomic
 from scanner.batch import plan_jobs
 from scanner.documents import read_document
 from scanner.errors import DocumentError
@@ -130,17 +130,9 @@ def write_suggestions(suggestions: Sequence[Suggestion], out: str | Path) -> Pat
     Path
         The file written.
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(COLUMNS)
-            for s in suggestions:
-                writer.writerow([s.id, s.text, s.path or "", s.risk_score, ""])
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return out
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for s in suggestions:
+        writer.writerow([s.id, s.text, s.path or "", s.risk_score, ""])
+    return write_text_atomic(out, buffer.getvalue(), parents=True, newline="")
