@@ -54,6 +54,11 @@ def _pdf(*pages: str, trailer_extra: str = "") -> bytes:
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    return _pdf_file(objects, trailer_extra)
+
+
+def _pdf_file(objects: list[bytes], trailer_extra: str = "") -> bytes:
+    """PDF objects (numbered from 1, the first the catalog) with their xref table and trailer."""
     out = b"%PDF-1.4\n"
     offsets = []
     for number, body in enumerate(objects, 1):

@@ -29,7 +29,7 @@ from scanner import documents
 from scanner.documents import ReadLimits, read_document
 from scanner.errors import DocumentError
 from tests.conftest import DEFAULT_MODEL
-from tests.test_documents import _pdf
+from tests.test_documents import _pdf, _pdf_file
 
 SCAN = shutil.which("scan", path=str(Path(sys.executable).parent))
 TIME_LIMIT = 60.0  # seconds per run of scan, start-up included
@@ -128,16 +128,7 @@ def _inflating_pdf(path: Path, megabytes: int = 200) -> None:
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(out)
+    path.write_bytes(_pdf_file(objects))
 
 
 def _deep_html(path: Path) -> None:
