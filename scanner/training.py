@@ -152,6 +152,15 @@ class HashedCounts(TransformerMixin, BaseEstimator):
         )
 
 
+def _canonical(counts: sp.spmatrix) -> sp.csr_matrix:
+    """``counts`` as CSR with sorted, unique entries per row, without changing the caller's matrix."""
+    counts = sp.csr_matrix(counts)
+    if not counts.has_canonical_format:
+        counts = counts.copy()
+        counts.sum_duplicates()
+    return counts
+
+
 class TfidfWeights(TransformerMixin, BaseEstimator):
     """Select frequent buckets, weight them by tf-idf and append the indicator features."""
 
@@ -171,8 +180,7 @@ class TfidfWeights(TransformerMixin, BaseEstimator):
 
     def fit(self, counts: sp.csr_matrix, y: Any = None) -> TfidfWeights:
         """Learn the kept buckets and their idf."""
-        counts = sp.csr_matrix(counts)
-        counts.sum_duplicates()  # one entry per (document, bucket): the document frequency counts entries
+        counts = _canonical(counts)  # one entry per (document, bucket): the document frequency counts entries
         indices = counts.indices
         df = np.bincount(indices[indices < self.n_buckets], minlength=self.n_buckets)
         n = counts.shape[0]
@@ -193,8 +201,7 @@ class TfidfWeights(TransformerMixin, BaseEstimator):
 
     def transform(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Weight ``counts`` as the numpy scorer does."""
-        counts = sp.csr_matrix(counts)
-        counts.sum_duplicates()
+        counts = _canonical(counts)
         n_rows, n_columns = counts.shape
         n_kept = len(self.buckets_)
         # Old column -> new column: kept buckets first, then the indicator columns; -1 drops a bucket.
