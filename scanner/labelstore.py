@@ -249,11 +249,15 @@ def import_labels(paths: Sequence[str | Path], *, now: _dt.datetime | None = Non
     folder = labels_dir()
     folder.mkdir(parents=True, exist_ok=True)
     batches = read_batches()
-    batch_id = (
-        now.strftime("%Y-%m-%dT%H%M%SZ")
-        + "-"
-        + hashlib.sha256("".join(r["key"] for r in rows).encode()).hexdigest()[:8]
-    )
+    content = hashlib.sha256("".join(f"{r['key']}\t{r['label']}\n" for r in rows).encode()).hexdigest()[:8]
+    batch_id = f"{now.strftime('%Y-%m-%dT%H%M%SZ')}-{content}"
+    taken = {b.id for b in batches}
+    # The same labels again within a second can only follow a rejection (rejected batches are not
+    # duplicates): the new batch is a new record, so it gets its own id.
+    copy = 1
+    while batch_id in taken:
+        copy += 1
+        batch_id = f"{now.strftime('%Y-%m-%dT%H%M%SZ')}-{content}-{copy}"
     batch = Batch(
         id=batch_id,
         file=f"{batch_id}.jsonl",
@@ -264,8 +268,6 @@ def import_labels(paths: Sequence[str | Path], *, now: _dt.datetime | None = Non
         skipped=duplicates,
         status="pending",
     )
-    if any(b.id == batch_id for b in batches):
-        raise DataError(f"Batch {batch_id} is already in the store; nothing new to import.")
     _write_lines_atomic(folder / batch.file, [json.dumps(r, ensure_ascii=False) for r in rows])
     _write_index([*batches, batch])
     return ImportResult(batch, len(rows), duplicates)

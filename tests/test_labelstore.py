@@ -108,3 +108,14 @@ def test_holdout_is_stable_and_about_one_in_five(corpus_rows: list[dict[str, str
     share = sum(map(is_holdout, keys)) / len(keys)
     assert 0.15 < share < 0.25
     assert is_holdout(text_key(" a  b ")) == is_holdout(text_key("a b"))
+
+
+def test_the_same_batch_again_within_a_second_after_a_rejection_gets_its_own_id(tmp_path: Path) -> None:
+    source = _write(tmp_path / "one.csv", ROWS)
+    first = import_labels([source], now=NOW)
+    assert first.batch is not None
+    set_status([first.batch.id], "rejected")
+    again = import_labels([source], now=NOW)  # the same rows, the same second
+    assert again.batch is not None and again.added == len(ROWS)
+    assert again.batch.id != first.batch.id and again.batch.id.startswith(first.batch.id)
+    assert [b.status for b in read_batches()] == ["rejected", "pending"]
