@@ -3,14 +3,18 @@
 Training (scikit-learn) and scoring (numpy) share this module, so a document
 becomes the same feature counts on both sides. Character n-grams are hashed
 with a vectorised rolling hash over the code points, which needs no word
-segmenter for Chinese and keeps long filings fast; word n-grams are hashed
-from their tokens with CRC-32, a hash that does not change between processes.
+segmenter for Chinese and keeps long filings fast. Word tokens are found from
+a table of code-point classes and hashed from their code points with prefix
+sums, all with array operations, so a 50-page filing never becomes a list of
+Python strings; the hashes do not change between processes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,10 +22,11 @@ import numpy as np
 # Word tokens: runs of letters and digits outside the CJK blocks (Chinese is
 # covered by the character n-grams), plus the signs that carry meaning in an
 # offer ("%", "$", "x" multipliers come out as their own token).
-_WORD = re.compile(r"[^\W_\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]+|[%$¥€£]")
+_WORD_CHAR = re.compile(r"[^\W_\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
+_SIGN = re.compile(r"[%$¥€£]")
+_WORD = re.compile(f"{_WORD_CHAR.pattern}+|{_SIGN.pattern}")
 _DIGITS = re.compile(r"\d+")
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
-_ALL_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")  # a nameable Chinese n-gram: characters, no punctuation
 _NON_CJK_RUN = re.compile(r"[^\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 
 # English function words: they carry a writer's style, not an offer's substance,
@@ -279,38 +284,74 @@ _PRIME_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
 
 
 def word_tokens(text: str, fold_digits: bool = True) -> list[str]:
-    """Split a prepared text into word tokens (digits folded to "0" by default)."""
+    """Split a prepared text into word tokens (digits folded to "0" by default).
+
+    The reference definition of a token; :func:`extract_grams` finds the same
+    tokens with array operations (a test holds the two together).
+    """
     if fold_digits:
         text = _DIGITS.sub("0", text)
     return _WORD.findall(text)
 
 
-def _token_hashes(tokens: list[str], fold_digits: bool) -> np.ndarray:
-    """Hash each token from its code points, all tokens at once.
+_POWERS: list[np.ndarray] = []  # [P**j, P**-j] for j < _POWERS_CACHED, built on first use (4 MB)
+_POWERS_CACHED = 1 << 18
 
-    A token's hash is ``sum(c[j] * P**(j - start))`` over its code points,
-    taken from prefix sums of ``c[j] * P**j`` and the inverse power of its
-    start (P is odd, so invertible modulo 2**64): no Python loop per token.
+
+def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``P**j`` and ``P**-j`` modulo 2**64 for ``j < length`` (views of a shared table when it is short)."""
+    if length <= _POWERS_CACHED and _POWERS:
+        return _POWERS[0][:length], _POWERS[1][:length]
+    size = max(length, _POWERS_CACHED)
+    with np.errstate(over="ignore"):
+        powers = np.full(size, _PRIME, dtype=np.uint64)
+        powers[0] = 1
+        powers = np.cumprod(powers, dtype=np.uint64)
+        inverse = np.full(size, _PRIME_INVERSE, dtype=np.uint64)
+        inverse[0] = 1
+        inverse = np.cumprod(inverse, dtype=np.uint64)
+    if size == _POWERS_CACHED:
+        _POWERS[:] = [powers, inverse]
+    return powers[:length], inverse[:length]
+
+
+def _span_hashes(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Hash each ``values[start:end]`` as ``sum(values[j] * P**(j - start))``, all spans at once.
+
+    The sum comes from prefix sums of ``values[j] * P**j`` times the inverse power of the start
+    (P is odd, so invertible modulo 2**64): no Python loop per span. A long text is taken in
+    pieces of whole spans, so the table of powers stays small.
     """
+    if len(values) > _POWERS_CACHED and len(starts) > 1:
+        cuts = np.searchsorted(starts, np.arange(_POWERS_CACHED // 2, len(values), _POWERS_CACHED // 2))
+        pieces = np.split(np.arange(len(starts)), np.unique(cuts))
+        out = np.empty(len(starts), dtype=np.uint64)
+        for piece in pieces:
+            if len(piece):
+                low, high = int(starts[piece[0]]), int(ends[piece].max())
+                out[piece] = _sum_spans(values[low:high], starts[piece] - low, ends[piece] - low)
+        return out
+    return _sum_spans(values, starts, ends)
+
+
+def _sum_spans(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    powers, inverse = _powers(len(values))
+    prefix = np.zeros(len(values) + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(values * powers, out=prefix[1:])
+        return (prefix[ends] - prefix[starts]) * inverse[starts]
+
+
+def _token_hashes(tokens: list[str], fold_digits: bool) -> np.ndarray:
+    """Hash each token from its code points (the reference for :func:`_text_tokens`)."""
     joined = "\x00".join(tokens)
     if fold_digits:
         joined = _DIGITS.sub("0", joined)
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        powers = np.empty(len(codes), dtype=np.uint64)
-        powers[0] = 1
-        powers[1:] = _PRIME
-        powers = np.cumprod(powers, dtype=np.uint64)
-        inverse = np.empty(len(codes), dtype=np.uint64)
-        inverse[0] = 1
-        inverse[1:] = _PRIME_INVERSE
-        inverse = np.cumprod(inverse, dtype=np.uint64)
-        prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
-        np.cumsum(codes * powers, out=prefix[1:])
-        separators = np.flatnonzero(codes == 0)
-        starts = np.concatenate([[0], separators + 1])
-        ends = np.concatenate([separators, [len(codes)]])
-        return (prefix[ends] - prefix[starts]) * inverse[starts]
+    separators = np.flatnonzero(codes == 0)
+    starts = np.concatenate([[0], separators + 1])
+    ends = np.concatenate([separators, [len(codes)]])
+    return _span_hashes(codes, starts, ends)
 
 
 def word_ngram_hashes(tokens: list[str], low: int, high: int, fold_digits: bool = True) -> list[np.ndarray]:
@@ -320,32 +361,131 @@ def word_ngram_hashes(tokens: list[str], low: int, high: int, fold_digits: bool 
     return _ngram_hashes(_token_hashes(tokens, fold_digits), low, high, salt=101)
 
 
+# Classes of code points for the array tokeniser, as bits: a character of a word (1), a sign that
+# is a token by itself (2), a decimal digit (4). Taken from the regular expressions of word_tokens,
+# so the two agree by construction.
+_DIGIT = re.compile(r"\d")
+_CLASSES = ((1, _WORD_CHAR), (2, _SIGN), (4, _DIGIT))
+_BMP_CLASSES: list[np.ndarray] = []
+
+
+def _class_of(char: str) -> int:
+    return sum(bit for bit, pattern in _CLASSES if pattern.fullmatch(char))
+
+
+def _code_classes(codes: np.ndarray) -> np.ndarray:
+    """The class bits of each code point (uint8)."""
+    if not _BMP_CLASSES:  # built on first use: 10 ms, from one substitution per class over the BMP
+        every = "".join(map(chr, range(0x10000)))
+        table = np.zeros(0x10000, dtype=np.uint8)
+        for bit, pattern in _CLASSES:
+            marked = pattern.sub("\x00", every).encode("utf-32-le", "surrogatepass")
+            table[np.frombuffer(marked, dtype=np.uint32) == 0] |= bit
+        table[0] = _class_of("\x00")
+        _BMP_CLASSES.append(table)
+    table = _BMP_CLASSES[0]
+    astral = codes >= 0x10000
+    if not astral.any():
+        return table[codes]
+    classes = table[np.where(astral, 0, codes)]
+    found, where = np.unique(codes[astral], return_inverse=True)
+    classes[astral] = np.array([_class_of(chr(code)) for code in found.tolist()], dtype=np.uint8)[where]
+    return classes
+
+
+@lru_cache(maxsize=1)
+def _stop_hashes() -> np.ndarray:
+    """The sorted token hashes of the stop words (none holds a digit: folding leaves them alone)."""
+    return np.sort(_token_hashes(sorted(STOP_WORDS), fold_digits=False))
+
+
+def _text_tokens(codes: np.ndarray, fold_digits: bool, stop_words: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Find the tokens of a text from its code points: ``(starts, ends, hashes)``.
+
+    The same tokens as :func:`word_tokens` (runs of word characters, and each
+    sign alone) with the hashes :func:`_token_hashes` gives them, stop words
+    dropped when asked, without a Python string per token.
+    """
+    classes = _code_classes(codes)
+    word = (classes & 1) != 0
+    sign = (classes & 2) != 0
+    before = np.zeros(len(codes), dtype=np.bool_)  # the previous character is a word character
+    before[1:] = word[:-1]
+    after = np.zeros(len(codes), dtype=np.bool_)
+    after[:-1] = word[1:]
+    starts = np.flatnonzero((word & ~before) | sign)
+    ends = np.flatnonzero((word & ~after) | sign) + 1
+    values = codes.astype(np.uint64)
+    at_starts, at_ends = starts, ends  # the tokens' bounds in ``values``
+    if fold_digits:
+        digit = (classes & 4) != 0
+        if digit.any():
+            # Each run of digits becomes one "0": the first digit, then nothing for the rest of the run.
+            values[digit] = ord("0")
+            repeat = np.zeros(len(codes), dtype=np.bool_)
+            repeat[1:] = digit[1:] & digit[:-1]
+            if repeat.any():
+                position = np.zeros(len(codes) + 1, dtype=np.int64)
+                np.cumsum(~repeat, out=position[1:])
+                values = values[~repeat]
+                at_starts, at_ends = position[starts], position[ends]
+    hashes = _span_hashes(values, at_starts, at_ends)
+    if stop_words and len(hashes):
+        stop = _stop_hashes()
+        found = stop[np.minimum(np.searchsorted(stop, hashes), len(stop) - 1)] == hashes
+        if found.any():
+            keep = ~found
+            starts, ends, hashes = starts[keep], ends[keep], hashes[keep]
+    return starts, ends, hashes
+
+
 @dataclass(frozen=True)
 class Grams:
-    """The hashed n-grams of one prepared text, kept to name them later."""
+    """The hashed n-grams of one prepared text, kept to name them later.
+
+    ``char_buckets`` and ``word_buckets`` hold, for each n, the bucket of every
+    n-gram in text order (the hash masked to the configuration's
+    ``hash_bits``). ``token_starts`` and ``token_ends`` bound the word tokens
+    (stop words left out) in ``word_text``; ``text`` is the text of the
+    character n-grams.
+    """
 
     text: str
-    tokens: list[str]
-    char_hashes: list[np.ndarray]
-    word_hashes: list[np.ndarray]
+    word_text: str
+    token_starts: np.ndarray
+    token_ends: np.ndarray
+    char_buckets: list[np.ndarray]
+    word_buckets: list[np.ndarray]
 
-    def buckets(self, n_buckets: int) -> np.ndarray:
-        """All n-gram buckets (with repeats), int64."""
-        hashes = self.char_hashes + self.word_hashes
-        if not hashes:
+    @property
+    def tokens(self) -> list[str]:
+        """The word tokens, as strings."""
+        return [self.token(i) for i in range(len(self.token_starts))]
+
+    def token(self, index: int) -> str:
+        """The ``index``-th word token."""
+        return self.word_text[int(self.token_starts[index]) : int(self.token_ends[index])]
+
+    def buckets(self) -> np.ndarray:
+        """All n-gram buckets (with repeats), int64, in the order of :meth:`columns`."""
+        parts = self.char_buckets + self.word_buckets
+        if not parts:
             return np.zeros(0, dtype=np.int64)
-        return (np.concatenate(hashes) & np.uint64(n_buckets - 1)).view(np.int64)
+        return np.concatenate(parts).view(np.int64)
 
     def columns(self, lookup: np.ndarray) -> np.ndarray:
-        """Map every n-gram (with repeats) through a bucket-to-column table; -1 for buckets not kept.
+        """Map every n-gram (with repeats) through a bucket-to-column table of ``2**hash_bits`` entries.
 
-        The same as ``lookup[self.buckets(len(lookup))]`` without the concatenated copy of the hashes.
+        The same as ``lookup[self.buckets()]`` without the concatenated copy of the buckets.
         """
-        mask = np.uint64(len(lookup) - 1)
-        parts = [lookup[(hashes & mask).view(np.int64)] for hashes in self.char_hashes + self.word_hashes]
+        parts = [lookup[buckets.view(np.int64)] for buckets in self.char_buckets + self.word_buckets]
         if not parts:
             return np.zeros(0, dtype=lookup.dtype)
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 def extract_grams(text: str, config: FeatureConfig) -> Grams:
@@ -362,15 +502,22 @@ def extract_grams(text: str, config: FeatureConfig) -> Grams:
     Grams
     """
     text = text[: config.max_chars]
-    tokens = word_tokens(text, fold_digits=False)
-    if config.stop_words:
-        tokens = [t for t in tokens if t not in STOP_WORDS]
+    codes = _codes(text)
+    starts, ends, token_hashes = _text_tokens(codes, config.fold_digits, config.stop_words)
     char_text = text if config.char_scope == "all" else _NON_CJK_RUN.sub(" ", text)
+    char_codes = codes if char_text is text else _codes(char_text)
+    char_hashes = _ngram_hashes(char_codes.astype(np.uint64), *config.char_ngrams, salt=0) if len(char_text) else []
+    word_hashes = _ngram_hashes(token_hashes, *config.word_ngrams, salt=101) if len(token_hashes) else []
+    mask = np.uint64(config.n_buckets - 1)
+    for hashes in char_hashes + word_hashes:
+        hashes &= mask  # in place: the arrays are the hashing's own
     return Grams(
         text=char_text,
-        tokens=tokens,
-        char_hashes=char_ngram_hashes(char_text, *config.char_ngrams),
-        word_hashes=word_ngram_hashes(tokens, *config.word_ngrams, fold_digits=config.fold_digits),
+        word_text=text,
+        token_starts=starts,
+        token_ends=ends,
+        char_buckets=char_hashes,
+        word_buckets=word_hashes,
     )
 
 
@@ -388,41 +535,80 @@ def hash_counts(text: str, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     (buckets, counts) : tuple of numpy.ndarray
         Sorted unique bucket indices (int64) and how often each occurs (float64).
     """
-    buckets = extract_grams(text, config).buckets(config.n_buckets)
+    buckets = extract_grams(text, config).buckets()
     unique, counts = np.unique(buckets, return_counts=True)
     return unique.astype(np.int64), counts.astype(np.float64)
 
 
+def _nameable_chinese(codes: np.ndarray) -> np.ndarray:
+    """Which code points are Chinese characters (CJK ideographs, not punctuation)."""
+    return ((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
+
+
 def bucket_terms(grams: Grams, config: FeatureConfig, wanted: set[int]) -> dict[int, str]:
-    """Name the n-grams of a text that fall in the ``wanted`` buckets.
+    """Name the n-grams of a text that fall in the ``wanted`` buckets (see :func:`gram_terms`)."""
+    return gram_terms(grams, config, grams.buckets(), wanted, config.n_buckets)
+
+
+def gram_terms(
+    grams: Grams, config: FeatureConfig, keys: np.ndarray, wanted: Iterable[int], n_keys: int
+) -> dict[int, str]:
+    """Name the n-grams of a text whose key is wanted.
 
     Used to explain a score: word n-grams are named by their words; character
-    n-grams only when they hold Chinese (Latin fragments mean little to a reader).
+    n-grams only when they are all Chinese (Latin fragments mean little to a reader).
+
+    Parameters
+    ----------
+    grams : Grams
+    config : FeatureConfig
+        The configuration ``grams`` was extracted with.
+    keys : numpy.ndarray
+        One key per n-gram in the order of :meth:`Grams.columns` (character
+        n-grams by n, then word n-grams by n): their buckets, or their model
+        columns (-1 or ``n_keys`` for none).
+    wanted : iterable of int
+        The keys to name, each below ``n_keys``.
+    n_keys : int
 
     Returns
     -------
     dict
-        Bucket index to the first n-gram of the text that hashes there.
+        Key to the first n-gram of the text with that key: word n-grams first
+        (shortest first), then character n-grams.
     """
     names: dict[int, str] = {}
-    mask = np.uint64(config.n_buckets - 1)
-    wanted_array = np.fromiter(wanted, dtype=np.int64, count=len(wanted))
-    low, _ = config.word_ngrams
-    for k, hashes in enumerate(grams.word_hashes):
-        n = low + k
-        buckets = (hashes & mask).astype(np.int64)
-        for position in np.flatnonzero(np.isin(buckets, wanted_array)):
-            bucket = int(buckets[position])
-            if bucket not in names:
-                names[bucket] = " ".join(grams.tokens[position : position + n])
-    if _CJK.search(grams.text):
-        low, _ = config.char_ngrams
-        for k, hashes in enumerate(grams.char_hashes):
-            n = low + k
-            buckets = (hashes & mask).astype(np.int64)
-            for position in np.flatnonzero(np.isin(buckets, wanted_array)):
-                bucket = int(buckets[position])
-                gram = grams.text[position : position + n]
-                if bucket not in names and _ALL_CJK.fullmatch(gram):
-                    names[bucket] = gram
+    table = np.zeros(n_keys + 1, dtype=np.bool_)  # the extra last entry stands for no key (-1 or n_keys)
+    table[np.fromiter(wanted, dtype=np.int64)] = True
+    left = int(table.sum())
+    sizes = [len(b) for b in grams.char_buckets] + [len(b) for b in grams.word_buckets]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    n_char = len(grams.char_buckets)
+    parts = [(n_char + k, config.word_ngrams[0] + k) for k in range(len(grams.word_buckets))]
+    parts += [(k, config.char_ngrams[0] + k) for k in range(n_char)]
+    codes = None
+    for part, n in parts:
+        is_char = part < n_char
+        if not left:
+            break
+        if is_char and codes is None:
+            codes = np.frombuffer(grams.text.encode("utf-32-le"), dtype=np.uint32)
+            nameable = _nameable_chinese(codes)
+            if not nameable.any():
+                break
+        low, high = offsets[part], offsets[part + 1]
+        positions = np.flatnonzero(table[keys[low:high]])
+        if is_char:  # only n-grams of Chinese characters, no punctuation
+            whole = np.ones(len(positions), dtype=np.bool_)
+            for k in range(n):
+                whole &= nameable[positions + k]
+            positions = positions[whole]
+        found, first = np.unique(keys[low + positions], return_index=True)
+        for key, position in zip(found.tolist(), positions[first].tolist(), strict=True):
+            if key not in names:
+                left -= 1
+                if is_char:
+                    names[key] = grams.text[position : position + n]
+                else:
+                    names[key] = " ".join(grams.token(i) for i in range(position, position + n))
     return names

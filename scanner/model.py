@@ -116,10 +116,15 @@ class Model:
         return f"{self.name}@{self.version}"
 
     def lookup(self) -> np.ndarray:
-        """Return the bucket-to-column table (built once, on first use)."""
+        """Return the bucket-to-column table (built once, on first use).
+
+        A bucket the model does not keep maps to ``len(self.buckets)``, one past
+        the last column, so that counting needs no filtering first. int64, as
+        ``numpy.bincount`` wants its input.
+        """
         if not self._lookup:
-            table = np.full(self.config.n_buckets, -1, dtype=np.int32)
-            table[self.buckets] = np.arange(len(self.buckets), dtype=np.int32)
+            table = np.full(self.config.n_buckets, len(self.buckets), dtype=np.int64)
+            table[self.buckets] = np.arange(len(self.buckets), dtype=np.int64)
             self._lookup.append(table)
         return self._lookup[0]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scanner.documents import ReadLimits, read_document
-from scanner.features import Grams, bucket_terms, extract_grams
+from scanner.features import Grams, extract_grams, gram_terms
 from scanner.indicators import RedFlag, find_red_flags, indicator_features
 from scanner.model import RISK_CATEGORIES, Model
 from scanner.normalize import normalize
@@ -86,9 +86,10 @@ def detect_language(text: str) -> str:
     str
         "zh" or "en" (every non-Chinese filing is read with the English titles).
     """
-    sample = text[:20000]
-    cjk = len(_CJK.findall(sample))
-    latin_words = len(re.findall(r"[A-Za-z]+", sample))
+    codes = np.frombuffer(text[:20000].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cjk = int(np.count_nonzero(((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))))
+    letter = ((codes | 0x20) >= ord("a")) & ((codes | 0x20) <= ord("z"))  # [A-Za-z]
+    latin_words = int(np.count_nonzero(letter[1:] & ~letter[:-1])) + int(letter[:1].sum())  # runs of letters
     return "zh" if cjk and cjk >= latin_words else "en"
 
 
@@ -108,7 +109,9 @@ def _sigmoid(value: float) -> float:
     return exp / (1.0 + exp)
 
 
-def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def vectorize(
+    model: Model, grams: Grams, flags: list[RedFlag], gram_columns: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compute a document's model features.
 
     Parameters
@@ -118,6 +121,8 @@ def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndar
         The document's n-grams (:func:`scanner.features.extract_grams`).
     flags : list of RedFlag
         The document's red flags under the model's indicator table.
+    gram_columns : numpy.ndarray, optional
+        ``grams.columns(model.lookup())`` when the caller has it already.
 
     Returns
     -------
@@ -126,13 +131,15 @@ def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndar
         L2-normalised weights, and the scaled indicator features.
     """
     extra = np.asarray(indicator_features(flags, model.indicators), dtype=np.float64) * model.indicator_scale
-    columns = grams.columns(model.lookup())
-    kept = columns[columns >= 0]
-    if len(kept) * 16 < len(model.buckets):
+    columns = grams.columns(model.lookup()) if gram_columns is None else gram_columns
+    n_columns = len(model.buckets)  # also the column of every n-gram the model does not keep
+    if len(columns) * 16 < n_columns:
         # A short text: sorting its few n-grams beats scanning a count for every column.
-        columns, counts = np.unique(kept, return_counts=True)
+        columns, counts = np.unique(columns, return_counts=True)
+        if len(columns) and columns[-1] == n_columns:
+            columns, counts = columns[:-1], counts[:-1]
     else:  # counting into a dense vector is linear; np.unique would sort every n-gram of a long filing
-        dense = np.bincount(kept, minlength=len(model.buckets))
+        dense = np.bincount(columns, minlength=n_columns + 1)[:n_columns]
         columns = np.flatnonzero(dense)
         counts = dense[columns]
     values = (1.0 + np.log(counts)) * model.idf[columns]
@@ -157,7 +164,9 @@ def predict_probability(
     return risk, _sigmoid(category)
 
 
-def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarray) -> tuple[Term, ...]:
+def _top_terms(
+    model: Model, grams: Grams, columns: np.ndarray, values: np.ndarray, gram_columns: np.ndarray | None = None
+) -> tuple[Term, ...]:
     if len(columns) == 0:
         return ()
     contributions = values * model.risk_coef[columns]
@@ -169,12 +178,13 @@ def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarr
     else:
         order = np.argsort(-contributions, kind="stable")
     strong = [int(i) for i in order if contributions[i] >= MIN_TERM_WEIGHT]
-    wanted = {int(model.buckets[columns[i]]) for i in strong}
-    names = bucket_terms(grams, model.config, wanted)
+    if gram_columns is None:
+        gram_columns = grams.columns(model.lookup())
+    names = gram_terms(grams, model.config, gram_columns, {int(columns[i]) for i in strong}, len(model.buckets))
     terms: list[Term] = []
     seen: set[str] = set()
     for i in strong:
-        name = names.get(int(model.buckets[columns[i]]))
+        name = names.get(int(columns[i]))
         if not name or name in seen:
             continue
         seen.add(name)
@@ -239,7 +249,8 @@ def analyze_text(
     flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized, lowered=lowered)
     prepared = " ".join(lowered.split())  # prepare_text(normalized.text), lower-cased once
     grams = extract_grams(prepared, model.config)
-    columns, values, extra = vectorize(model, grams, flags)
+    gram_columns = grams.columns(model.lookup())
+    columns, values, extra = vectorize(model, grams, flags, gram_columns)
     risk, illegal = predict_probability(model, columns, values, extra)
     level = level_for(risk, model.thresholds)
     category_scores = {RISK_CATEGORIES[0]: round(illegal, 4), RISK_CATEGORIES[1]: round(1.0 - illegal, 4)}
@@ -252,7 +263,7 @@ def analyze_text(
         category=category,
         category_scores=category_scores,
         red_flags=tuple(flags),
-        top_terms=_top_terms(model, grams, columns, values) if explain else (),
+        top_terms=_top_terms(model, grams, columns, values, gram_columns) if explain else (),
         language=language,
         model=model.label,
         probability=risk,

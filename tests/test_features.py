@@ -5,6 +5,7 @@ import sys
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from scanner.features import (
     STOP_WORDS,
@@ -101,10 +102,9 @@ def test_empty_text_gives_no_features() -> None:
 def test_bucket_terms_names_words_and_chinese() -> None:
     text = prepare_text("Guaranteed daily return of 2% 保本保息")
     grams = extract_grams(text, CONFIG)
-    mask = np.uint64(CONFIG.n_buckets - 1)
-    bigram = int(grams.word_hashes[1][1] & mask)  # "daily return"
-    percent = int(grams.word_hashes[1][3] & mask)  # "2 %" ("of" is a stop word), hashed with the digit folded
-    chinese = int(grams.char_hashes[2][text.index("保本保息")] & mask)
+    bigram = int(grams.word_buckets[1][1])  # "daily return"
+    percent = int(grams.word_buckets[1][3])  # "2 %" ("of" is a stop word), hashed with the digit folded
+    chinese = int(grams.char_buckets[2][text.index("保本保息")])
     names = bucket_terms(grams, CONFIG, {bigram, percent, chinese})
     assert names[bigram] == "daily return"
     assert names[percent] == "2 %"
@@ -114,3 +114,38 @@ def test_bucket_terms_names_words_and_chinese() -> None:
 def test_config_round_trip() -> None:
     config = FeatureConfig(hash_bits=20, word_ngrams=(1, 3))
     assert FeatureConfig.from_dict(config.to_dict()) == config
+
+
+# Characters that exercise every class of the array tokeniser: letters, digits of other scripts,
+# signs, the underscore, CJK, kana and Hangul (left to the character n-grams), astral letters and
+# digits, superscripts and Roman numerals (alphanumeric but not decimal).
+_MIXED = "ab xyZ1 2_%$¥€£\u00e9\u4e00\u4e8c\u3042\uac00\uff10\uff41\U0001d7ce\U00010400\u0663\u00b2\u2160 .,-\n'09"
+
+
+def _random_texts(count: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    texts = []
+    for _ in range(count):
+        chars = rng.choice(list(_MIXED), size=int(rng.integers(0, 300)))
+        words = rng.choice(sorted(STOP_WORDS), size=int(rng.integers(0, 20)))
+        texts.append(" ".join(["".join(chars), *words, "the0", "a"]))
+    return texts
+
+
+def test_array_tokeniser_agrees_with_the_regex_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner import features
+
+    # A tiny table of powers makes long texts go through the piecewise path too.
+    monkeypatch.setattr(features, "_POWERS_CACHED", 64)
+    monkeypatch.setattr(features, "_POWERS", [])
+    for text in [*_random_texts(300, seed=3), "x" * 500 + " ab " + "7" * 300 + " cd", ""]:
+        for fold in (True, False):
+            for stop in (True, False):
+                config = FeatureConfig(fold_digits=fold, stop_words=stop)
+                tokens = [t for t in word_tokens(text, fold_digits=False) if not (stop and t in STOP_WORDS)]
+                grams = extract_grams(text, config)
+                assert grams.tokens == tokens, text
+                expected = word_ngram_hashes(tokens, *config.word_ngrams, fold_digits=fold)
+                assert len(grams.word_buckets) == len(expected)
+                for got, want in zip(grams.word_buckets, expected, strict=True):
+                    assert np.array_equal(got, want & np.uint64(config.n_buckets - 1)), text
