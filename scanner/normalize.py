@@ -70,35 +70,6 @@ _EXTRA_FOLD = {
 }
 
 
-def _bmp_class(listed: str) -> str:
-    """The part of a character class string below U+10000, as a regex class.
-
-    A class of plain BMP characters compiles to a bitmap; mixing in astral
-    ranges makes the regex engine walk a list of ranges for every character
-    (20 times slower). Astral characters are matched by a second, single-range
-    branch instead and sorted out by :func:`fold_char`.
-    """
-    parts: list[str] = []
-    position = 0
-    while position < len(listed):
-        low = high = listed[position]
-        if position + 2 < len(listed) and listed[position + 1] == "-":
-            high = listed[position + 2]
-            position += 3
-        else:
-            position += 1
-        if ord(low) < 0x10000:
-            parts.append(low if low == high else f"{low}-{chr(min(ord(high), 0xFFFF))}")
-    return "[" + "".join(parts) + "]"
-
-
-# Characters normalisation may change; each folds on its own. Any astral character is a candidate.
-_CHANGED = re.compile(_bmp_class(CHANGED) + "|[\U00010000-\U0010ffff]")
-# Characters that may vanish or expand (a superset for astral ones: offsets then come from exact lengths).
-_RESIZING = re.compile(_bmp_class(RESIZING) + "|[\U00010000-\U0010ffff]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 @lru_cache(maxsize=65536)
 def fold_char(char: str) -> str:
     """Return what one character becomes after normalisation.
@@ -251,26 +222,41 @@ def normalize(text: str) -> Normalized:
     Normalized
         The normalised text and the offsets back into ``text``.
     """
-    # ASCII control characters become spaces one for one: no offsets change.
-    clean = _ASCII_CONTROL.sub(" ", text) if _ASCII_CONTROL.search(text) else text
+    # One look at every character (a table of classes) says which stages have work to do; each
+    # stage then visits only the characters it changes.
+    codes = _codes(text)
+    classes = _classes(codes)
+    present = int(np.bitwise_or.reduce(classes)) if len(classes) else 0
+    folded = text
+    if present & _CONTROL:
+        # ASCII control characters become spaces one for one: no offsets change.
+        codes = codes.copy()
+        codes[(classes & _CONTROL) != 0] = ord(" ")
+        classes = _classes(codes)
+        folded = _decode(codes)
     source = None
-    folded = clean
-    if not clean.isascii() and _CHANGED.search(clean) is not None:
-        # Characters to change are usually few (quotes, full-width punctuation): visit only those.
-        folded = _CHANGED.sub(_fold_match, clean)
-        source = clean if _RESIZING.search(clean) else None
+    if present & _CHANGE:
+        source = folded if present & _RESIZE else None
+        codes = _fold_codes(codes, np.flatnonzero(classes & _CHANGE))
+        classes = _classes(codes)
+        present = int(np.bitwise_or.reduce(classes)) if len(classes) else 0
+        folded = _decode(codes)
     # Chinese numerals that state a quantity become Arabic digits ("百分之三" is "3%").
     edits = None
-    if not folded.isascii() and _NUMERAL_CHAR.search(folded) is not None:
+    if present & _NUMERAL:
         found = _numeral_edits(folded)
         if found:
             edits = ([(start, end, len(new)) for start, end, new in found], len(folded))
             folded = _apply(folded, found)
+            classes = _classes(_codes(folded))
     # Second stage, against keyword evasion: leetspeak inside words ("gu4rant33d", one for one)
     # and spaced-out letters ("g u a r a n t e e d", the separators removed).
-    folded = _unleet_text(folded)
+    unleeted = _unleet_text(folded, classes)
+    if unleeted != folded:
+        folded = unleeted
+        classes = _classes(_codes(folded))
     kept = None
-    spaced = _spaced_spans(folded)
+    spaced = _spaced_spans(folded, classes)
     if spaced:
         # Drop the separators inside the spaced word, and the extra spaces that set it apart.
         mask = np.ones(len(folded) + 1, dtype=bool)
@@ -291,6 +277,96 @@ def normalize(text: str) -> Normalized:
     return Normalized(folded, source, kept, edits)
 
 
+# Classes of characters, as bits of one byte per code point (see _classes).
+_CONTROL = 1  # ASCII control characters but tab, line feed and carriage return
+_CHANGE = 2  # characters normalisation may change (CHANGED); every astral character is a candidate
+_RESIZE = 4  # characters that may vanish or expand (RESIZING); any astral one, whose exact length counts
+_NUMERAL = 8  # Chinese numeral characters
+_LEET_DIGIT = 16  # [013457@$]
+_LETTER = 32  # [A-Za-z]
+_SEPARATOR = 64  # [ .\-*_]
+_CLASS_TABLE: list[np.ndarray] = []
+
+
+def _class_table() -> np.ndarray:
+    """The class bits of every BMP code point, and at index 0x10000 those of any astral one."""
+    if not _CLASS_TABLE:
+        table = np.zeros(0x10001, dtype=np.uint8)
+        for bit, listed in ((_CHANGE, CHANGED), (_RESIZE, RESIZING)):
+            for low, high in _ranges(listed):
+                if low < 0x10000:
+                    table[low : min(high, 0xFFFF) + 1] |= bit
+        table[0x10000] = _CHANGE | _RESIZE
+        for bit, members in (
+            (_CONTROL, "".join(map(chr, [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))),
+            (_NUMERAL, _N),
+            (_LEET_DIGIT, "013457@$"),
+            (_LETTER, "".join(sorted(_ASCII_LETTERS))),
+            (_SEPARATOR, " .-*_"),
+        ):
+            table[[ord(char) for char in members]] |= bit
+        _CLASS_TABLE.append(table)
+    return _CLASS_TABLE[0]
+
+
+def _ranges(listed: str) -> list[tuple[int, int]]:
+    """The ``(first, last)`` code points of a character class string like ``"a-z\u00e9"``."""
+    out = []
+    position = 0
+    while position < len(listed):
+        low = high = listed[position]
+        if position + 2 < len(listed) and listed[position + 1] == "-":
+            high = listed[position + 2]
+            position += 3
+        else:
+            position += 1
+        out.append((ord(low), ord(high)))
+    return out
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _decode(codes: np.ndarray) -> str:
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _classes(codes: np.ndarray) -> np.ndarray:
+    """The class bits of each code point (uint8)."""
+    table = _class_table()
+    if len(codes) and int(codes.max()) > 0xFFFF:
+        return table[np.minimum(codes, 0x10000)]
+    return table[codes]
+
+
+def _fold_codes(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Replace the characters at ``positions`` by :func:`fold_char` of each, with array operations."""
+    found, which = np.unique(codes[positions], return_inverse=True)
+    folds = [fold_char(chr(code)) for code in found.tolist()]
+    sizes = np.array([len(fold) for fold in folds], dtype=np.int64)
+    if (sizes == 1).all():  # one for one: no character moves
+        out = codes.copy()
+        out[positions] = np.array([ord(fold) for fold in folds], dtype=np.uint32)[which]
+        return out
+    lengths = np.ones(len(codes), dtype=np.int64)
+    lengths[positions] = sizes[which]
+    ends = np.cumsum(lengths)
+    starts = ends - lengths  # where each character's replacement begins in the output
+    out = np.empty(int(ends[-1]), dtype=np.uint32)
+    single = np.ones(len(codes), dtype=np.bool_)  # characters that stay or become one character
+    single[positions] = sizes[which] == 1
+    firsts = np.array([ord(fold[0]) if fold else 0 for fold in folds], dtype=np.uint32)
+    replaced = codes.copy()
+    replaced[positions] = firsts[which]
+    out[starts[single]] = replaced[single]
+    for index in np.flatnonzero(sizes > 1).tolist():  # the few that expand ("…" is "...")
+        at = starts[positions[which == index]]
+        for offset, char in enumerate(folds[index]):
+            out[at + offset] = ord(char)
+    return out
+
+
 def _drop(text: str, mask: np.ndarray) -> str:
     """Keep the characters of ``text`` where ``mask`` is True (its last entry stands for the end)."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)[mask[:-1]]
@@ -309,29 +385,31 @@ def _unleet(match: re.Match[str]) -> str:
     return match.group().translate(_LEET_MAP)
 
 
-# Cheap first looks (a character class first lets the regex engine skip ahead; patterns starting
-# with \b try every position): a leet run followed by a letter, three spaced letters in a row.
-_LEET_HINT = re.compile(r"[013457@$]++[A-Za-z]")
-_SPACED_HINT = re.compile(r"[ .\-*_][A-Za-z][ .\-*_][A-Za-z][ .\-*_][A-Za-z]")
+# Cheap first looks, found with array operations from the classes of the characters (the full
+# patterns start with \b and would be tried at every position): a run of leet characters between
+# two letters (_leet_hints), three spaced letters in a row (_spaced_spans).
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _WHITE = re.compile(r"\s")
 
 
-def _unleet_text(text: str) -> str:
+def _unleet_text(text: str, classes: np.ndarray | None = None) -> str:
     """``_LEET.sub(_unleet, text)``, run only on the words around a letter-leet-letter hint.
 
-    A leet word never holds white space, and at white space ``\b`` and the look-ahead see what they
-    would in the whole text, so each window (the non-space run around a hint) gives the same result.
+    A hint is a run of leet characters with an ASCII letter on each side, found from the classes
+    of the characters (``_classes`` of the text, computed when not given). A leet word never holds
+    white space, and at white space ``\b`` and the look-ahead see what they would in the whole
+    text, so each window (the non-space run around a hint) gives the same result.
     """
+    if classes is None:
+        classes = _classes(_codes(text))
     windows: list[tuple[int, int]] = []
-    for hint in _LEET_HINT.finditer(text):
-        at = hint.start()
-        if at == 0 or text[at - 1] not in _ASCII_LETTERS or (windows and at < windows[-1][1]):
+    for at, after in _leet_hints(classes):
+        if windows and at < windows[-1][1]:
             continue
         low = at
         while low > 0 and not text[low - 1].isspace():
             low -= 1
-        white = _WHITE.search(text, hint.end())
+        white = _WHITE.search(text, after)
         windows.append((low, white.start() if white else len(text)))
     if not windows:
         return text
@@ -345,19 +423,47 @@ def _unleet_text(text: str) -> str:
     return "".join(pieces)
 
 
-def _spaced_spans(text: str) -> list[tuple[int, int]]:
+def _leet_hints(classes: np.ndarray) -> list[tuple[int, int]]:
+    """Where ``[013457@$]++[A-Za-z]`` matches right after an ASCII letter: (start, end) of each match.
+
+    ``finditer`` of that pattern finds each maximal run of leet characters that a letter follows (a
+    run that no letter follows fails from every one of its positions), ending after that letter.
+    """
+    leet = (classes & _LEET_DIGIT) != 0
+    if not leet.any():
+        return []
+    letter = (classes & _LETTER) != 0
+    n = len(classes)
+    edges = np.flatnonzero(np.diff(leet.view(np.int8), prepend=0, append=0))  # run starts, then ends
+    starts, ends = edges[0::2], edges[1::2]
+    good = (starts > 0) & (ends < n)
+    starts, ends = starts[good], ends[good]
+    good = letter[starts - 1] & letter[ends]
+    return list(zip(starts[good].tolist(), (ends[good] + 1).tolist(), strict=True))
+
+
+def _spaced_spans(text: str, classes: np.ndarray | None = None) -> list[tuple[int, int]]:
     """The spans of ``_SPACED.finditer(text)``, tried only next to a hint.
 
-    A match contains the hint one character after its start, so the leftmost match from ``pos``
-    starts one before or one after the first hint at or after ``pos``, or later.
+    A hint is three times in a row a separator (space, dot, hyphen, star or underscore) and an
+    ASCII letter, found from the classes of the characters. A match contains the hint one character after its start, so the
+    leftmost match from ``pos`` starts one before or one after the first hint at or after ``pos``,
+    or later.
     """
+    if classes is None:
+        classes = _classes(_codes(text))
+    if len(classes) < 6:
+        return []
+    pair = ((classes[:-1] & _SEPARATOR) != 0) & ((classes[1:] & _LETTER) != 0)  # a separator, then a letter
+    hints = np.flatnonzero(pair[:-4] & pair[2:-2] & pair[4:])
     spans: list[tuple[int, int]] = []
     pos = 0
-    while pos < len(text):
-        hint = _SPACED_HINT.search(text, pos)
-        if hint is None:
-            break
-        at = hint.start()
+    index = 0
+    while index < len(hints):
+        at = int(hints[index])
+        if at < pos:
+            index = int(np.searchsorted(hints, pos))
+            continue
         match = None
         for start in (at - 1, at + 1):
             if start >= pos:
@@ -369,11 +475,8 @@ def _spaced_spans(text: str) -> list[tuple[int, int]]:
             pos = match.end()
         else:
             pos = at + 1
+        index += 1
     return spans
-
-
-def _fold_match(match: re.Match[str]) -> str:
-    return fold_char(match.group())
 
 
 # ---------------------------------------------------------------------------
@@ -419,7 +522,6 @@ _TENS = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
 _BIG = {"万": 10**4, "亿": 10**8}
 _D = "".join(_DIGITS)
 _N = _D + "".join(_TENS) + "".join(_BIG)  # every numeral character
-_NUMERAL_CHAR = re.compile(f"[{_N}]")
 # The rest of a run after its first character; possessive, so that only whole runs are considered.
 _RUN_TAIL = rf"[{_N}]*+(?:点[{_D}]++[万亿]*+)?+"
 _STRONG_UNITS = (

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import random
+import re
+import string
+
+import numpy as np
 import pytest
 
 from scanner.normalize import fold_char, normalize, normalize_text
@@ -50,21 +55,52 @@ def test_control_characters_become_spaces() -> None:
     assert fold_char("\x1f") == " "
 
 
-def test_changed_table_matches_fold_char() -> None:
-    """scanner/unicode_tables.py lists exactly the characters fold_char changes (regenerate it if this fails)."""
-    from scanner.normalize import _CHANGED
+def test_class_table_matches_fold_char() -> None:
+    """The class table (from scanner/unicode_tables.py) flags exactly the characters fold_char changes.
 
-    wrong = [
-        hex(c)
-        for c in range(0x80, 0x30000)
-        if not 0xD800 <= c <= 0xDFFF
-        and (
-            (fold_char(chr(c)) != chr(c)) != bool(_CHANGED.match(chr(c)))  # exact below U+10000
-            if c < 0x10000
-            else fold_char(chr(c)) != chr(c) and not _CHANGED.match(chr(c))  # a superset above
-        )
-    ]
+    Regenerate the tables (tests/_gen_unicode_tables.py) if this fails.
+    """
+    from scanner.normalize import _CHANGE, _CONTROL, _RESIZE, _classes
+
+    codes = np.arange(0, 0x30000, dtype=np.uint32)
+    codes = codes[(codes < 0xD800) | (codes > 0xDFFF)]
+    wrong = []
+    for code, bits in zip(codes.tolist(), _classes(codes).tolist(), strict=True):
+        folded = fold_char(chr(code))
+        if code < 0x80:  # ASCII: only control characters change, to a space, in a stage of their own
+            ok = bits & (_CHANGE | _RESIZE) == 0 and bool(bits & _CONTROL) == (folded != chr(code))
+        elif code < 0x10000:  # exact
+            ok = bool(bits & _CHANGE) == (folded != chr(code)) and bool(bits & _RESIZE) == (len(folded) != 1)
+        else:  # every astral character is a candidate
+            ok = bits & _CHANGE != 0 and bits & _RESIZE != 0
+        if not ok:
+            wrong.append(hex(code))
     assert wrong == []
+
+
+def test_the_fold_stage_equals_folding_each_character() -> None:
+    from scanner.normalize import _CHANGE, _classes, _codes, _decode, _fold_codes
+
+    rng = random.Random(5)
+    alphabet = "ab ,\t\n\u2026\u2122\ufb01\u200b\u00ad\uff10\uff21\u00a0\u201c萬\U0001d400\U0001f600\u0130\u01c5\u2460\u00e9\ud800"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for text in texts:
+        codes = _codes(text)
+        folded = _decode(_fold_codes(codes, np.flatnonzero(_classes(codes) & _CHANGE)))
+        assert folded == "".join(fold_char(c) for c in text), text
+
+
+def test_the_hints_equal_the_regexes() -> None:
+    from scanner.normalize import _classes, _codes, _leet_hints
+
+    leet_hint = re.compile(r"[013457@$]++[A-Za-z]")
+    rng = random.Random(4)
+    alphabet = "ab4 0x$@.-_*\n\tzQ1é中 c d e"
+    for text in ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5000)]:
+        expected = [
+            m.span() for m in leet_hint.finditer(text) if m.start() and text[m.start() - 1] in string.ascii_letters
+        ]
+        assert _leet_hints(_classes(_codes(text))) == expected, text
 
 
 def test_normal_chinese_run_keeps_offsets() -> None:
