@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from charset_normalizer import from_bytes
 
 from scanner.errors import DocumentError
@@ -275,8 +276,10 @@ def decode_text(data: bytes) -> tuple[str, str]:
     if utf16 is not None:
         return data.decode(utf16, errors="replace"), utf16
     text = data.decode("utf-8", errors="replace")
-    bad = text[:_SAMPLE].count("\ufffd")
-    if _NON_ASCII.subn("", text[:_SAMPLE])[1] - bad >= 3 * bad:  # valid UTF-8, or a few stray bytes
+    sample = text[:_SAMPLE]
+    bad = sample.count("\ufffd")
+    non_ascii = len(sample) - len(sample.encode("ascii", "ignore"))
+    if non_ascii - bad >= 3 * bad:  # valid UTF-8, or a few stray bytes
         return text, "utf-8"  # other encodings give about one valid UTF-8 character per bad byte at most
     found = _decode_chinese(data) or _decode_western(data)
     if found is not None:
@@ -425,8 +428,9 @@ def _size(n: int) -> str:
     return f"{n} bytes" if n < 2**20 else f"{n / 2**20:.1f}".removesuffix(".0") + " MB"
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # not \t \n \v \f \r or ESC
+# Control characters (not \t \n \v \f \r or ESC): C0, DEL and C1.
+_IS_CONTROL = np.zeros(0xA0, dtype=np.bool_)
+_IS_CONTROL[[*range(0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), *range(0x7F, 0xA0)]] = True
 
 
 def _binary_reason(data: bytes) -> str | None:
@@ -441,7 +445,8 @@ def _binary_reason(data: bytes) -> str | None:
 def _control_reason(text: str) -> str | None:
     """Say why decoded text is binary (over 5% control characters), or None."""
     sample = text[:_SAMPLE]
-    controls = _CONTROL_CHARS.subn("", sample)[1]
+    codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    controls = int(np.count_nonzero(_IS_CONTROL[codes[codes < len(_IS_CONTROL)]]))
     if controls <= 0.05 * len(sample):
         return None
     return f"{controls / len(sample):.0%} of its characters are control characters"

@@ -399,6 +399,26 @@ def _stop_hashes() -> np.ndarray:
     return np.sort(_token_hashes(sorted(STOP_WORDS), fold_digits=False))
 
 
+@lru_cache(maxsize=1)
+def _stop_table() -> tuple[np.ndarray, np.ndarray, np.uint64]:
+    """A direct-mapped table for the stop-word test: ``(table, hashes, shift)``.
+
+    ``table[(h >> shift) & 0xFFFF]`` is 0, or 1 + the index of the only stop word whose hash has
+    those bits (a shift where no two stop words share them is chosen); ``hashes[that]`` then
+    says whether ``h`` is that stop word. Two array look-ups per token instead of a binary search.
+    """
+    hashes = _stop_hashes()
+    for shift in range(49):
+        slots = (hashes >> np.uint64(shift)) & np.uint64(0xFFFF)
+        if len(np.unique(slots)) == len(hashes):
+            break
+    else:  # pragma: no cover - 140 words in 65,536 slots: some shift always works
+        raise AssertionError("no collision-free slot bits for the stop words")
+    table = np.zeros(1 << 16, dtype=np.uint8)
+    table[slots.view(np.int64)] = np.arange(1, len(hashes) + 1)
+    return table, np.concatenate([np.zeros(1, dtype=np.uint64), hashes]), np.uint64(shift)
+
+
 def _text_tokens(codes: np.ndarray, fold_digits: bool, stop_words: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Find the tokens of a text from its code points: ``(starts, ends, hashes)``.
 
@@ -431,8 +451,9 @@ def _text_tokens(codes: np.ndarray, fold_digits: bool, stop_words: bool) -> tupl
                 at_starts, at_ends = position[starts], position[ends]
     hashes = _span_hashes(values, at_starts, at_ends)
     if stop_words and len(hashes):
-        stop = _stop_hashes()
-        found = stop[np.minimum(np.searchsorted(stop, hashes), len(stop) - 1)] == hashes
+        table, stop, shift = _stop_table()
+        slot = table[((hashes >> shift) & np.uint64(len(table) - 1)).view(np.int64)]
+        found = (slot != 0) & (stop[slot] == hashes)
         if found.any():
             keep = ~found
             starts, ends, hashes = starts[keep], ends[keep], hashes[keep]

@@ -237,7 +237,7 @@ def normalize(text: str) -> Normalized:
     source = None
     if present & _CHANGE:
         source = folded if present & _RESIZE else None
-        codes = _fold_codes(codes, np.flatnonzero(classes & _CHANGE))
+        codes = _fold_codes(codes, np.flatnonzero((classes & _CHANGE) != 0))
         classes = _classes(codes)
         present = int(np.bitwise_or.reduce(classes)) if len(classes) else 0
         folded = _decode(codes)
@@ -434,7 +434,7 @@ def _leet_hints(classes: np.ndarray) -> list[tuple[int, int]]:
         return []
     letter = (classes & _LETTER) != 0
     n = len(classes)
-    edges = np.flatnonzero(np.diff(leet.view(np.int8), prepend=0, append=0))  # run starts, then ends
+    edges = np.flatnonzero(np.diff(leet.view(np.int8), prepend=0, append=0) != 0)  # run starts, then ends
     starts, ends = edges[0::2], edges[1::2]
     good = (starts > 0) & (ends < n)
     starts, ends = starts[good], ends[good]

@@ -140,13 +140,23 @@ def vectorize(
             columns, counts = columns[:-1], counts[:-1]
     else:  # counting into a dense vector is linear; np.unique would sort every n-gram of a long filing
         dense = np.bincount(columns, minlength=n_columns + 1)[:n_columns]
-        columns = np.flatnonzero(dense)
+        columns = np.flatnonzero(dense != 0)  # (a boolean array is six times faster to search)
         counts = dense[columns]
     values = (1.0 + np.log(counts)) * model.idf[columns]
-    norm = math.sqrt(float(values @ values))
+    norm = math.sqrt(_dot(values, values))
     if norm > 0:
         values = values / norm
     return columns.astype(np.int64), values, extra
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """The dot product of two vectors, without BLAS.
+
+    OpenBLAS splits a dot product of over 10,000 elements across threads that then spin between
+    calls: they took a second core from a one-process scan (and from the other workers of a
+    pool) for no gain on vectors this short.
+    """
+    return float(np.multiply(a, b).sum())
 
 
 def predict_probability(
@@ -154,11 +164,11 @@ def predict_probability(
 ) -> tuple[float, float]:
     """Return (calibrated risk probability, P(illegal_fundraising | risky))."""
     n_text = len(model.buckets)
-    decision = float(values @ model.risk_coef[columns]) + float(extra @ model.risk_coef[n_text:]) + model.risk_intercept
+    decision = _dot(values, model.risk_coef[columns]) + _dot(extra, model.risk_coef[n_text:]) + model.risk_intercept
     risk = _sigmoid(float(model.platt[0]) * decision + float(model.platt[1]))
     category = (
-        float(values @ model.category_coef[columns])
-        + float(extra @ model.category_coef[n_text:])
+        _dot(values, model.category_coef[columns])
+        + _dot(extra, model.category_coef[n_text:])
         + model.category_intercept
     )
     return risk, _sigmoid(category)
