@@ -11,8 +11,9 @@ Python strings; the hashes do not change between processes.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -259,25 +260,26 @@ def char_ngram_hashes(text: str, low: int, high: int) -> list[np.ndarray]:
     if not text:
         return []
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return _ngram_hashes(codes, low, high, salt=0)
+    return list(_ngram_hashes(codes, low, high, salt=0))
 
 
-def _ngram_hashes(base: np.ndarray, low: int, high: int, salt: int) -> list[np.ndarray]:
+def _ngram_hashes(base: np.ndarray, low: int, high: int, salt: int) -> Iterator[np.ndarray]:
     """Rolling hashes of every run of n consecutive ``base`` values, n in ``[low, high]``, mixed.
 
-    ``salt`` keeps kinds of n-grams apart (0 for characters, 101 for words).
+    ``salt`` keeps kinds of n-grams apart (0 for characters, 101 for words). Yields one array per
+    n (none for n longer than ``base``), each computed when asked for, so that a caller can map
+    and drop it before the next; ``base`` is not changed.
     """
-    out = []
-    rolling = base.copy()
+    rolling = base
     with np.errstate(over="ignore"):
         for n in range(1, high + 1):
             if n > 1:
                 if len(base) < n:
-                    break
-                rolling = rolling[:-1] * _PRIME + base[n - 1 :]
+                    return
+                rolling = rolling[:-1] * _PRIME
+                rolling += base[n - 1 :]
             if n >= low:
-                out.append(_mix(rolling ^ np.uint64((n + salt) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)))
-    return out
+                yield _mix(rolling ^ np.uint64((n + salt) * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
 
 
 _PRIME_INVERSE = np.uint64(pow(0x100000001B3, -1, 1 << 64))
@@ -358,7 +360,7 @@ def word_ngram_hashes(tokens: list[str], low: int, high: int, fold_digits: bool 
     """Hash the word n-grams of a token list for n in ``[low, high]``."""
     if not tokens:
         return []
-    return _ngram_hashes(_token_hashes(tokens, fold_digits), low, high, salt=101)
+    return list(_ngram_hashes(_token_hashes(tokens, fold_digits), low, high, salt=101))
 
 
 # Classes of code points for the array tokeniser, as bits: a character of a word (1), a sign that
@@ -464,19 +466,24 @@ def _text_tokens(codes: np.ndarray, fold_digits: bool, stop_words: bool) -> tupl
 class Grams:
     """The hashed n-grams of one prepared text, kept to name them later.
 
-    ``char_buckets`` and ``word_buckets`` hold, for each n, the bucket of every
-    n-gram in text order (the hash masked to the configuration's
-    ``hash_bits``). ``token_starts`` and ``token_ends`` bound the word tokens
-    (stop words left out) in ``word_text``; ``text`` is the text of the
-    character n-grams.
+    ``keys`` holds one entry per n-gram with repeats: the character n-grams
+    of ``text`` for each n in turn, then the word n-grams for each n, each in
+    text order. An entry is the n-gram's bucket (its hash masked to the
+    configuration's ``hash_bits``), or its model column when the grams were
+    extracted with a model's lookup table (``mapped``). ``char_sizes`` and
+    ``word_sizes`` say how many n-grams each n has. ``token_starts`` and
+    ``token_ends`` bound the word tokens (stop words left out) in
+    ``word_text``.
     """
 
     text: str
     word_text: str
     token_starts: np.ndarray
     token_ends: np.ndarray
-    char_buckets: list[np.ndarray]
-    word_buckets: list[np.ndarray]
+    keys: np.ndarray
+    char_sizes: tuple[int, ...]
+    word_sizes: tuple[int, ...]
+    mapped: bool = False
 
     @property
     def tokens(self) -> list[str]:
@@ -487,29 +494,41 @@ class Grams:
         """The ``index``-th word token."""
         return self.word_text[int(self.token_starts[index]) : int(self.token_ends[index])]
 
+    def _parts(self) -> list[np.ndarray]:
+        bounds = np.cumsum([0, *self.char_sizes, *self.word_sizes]).tolist()
+        return [self.keys[low:high] for low, high in itertools.pairwise(bounds)]
+
+    @property
+    def char_buckets(self) -> list[np.ndarray]:
+        """The buckets of the character n-grams, one array per n."""
+        return self._parts()[: len(self.char_sizes)] if not self.mapped else []
+
+    @property
+    def word_buckets(self) -> list[np.ndarray]:
+        """The buckets of the word n-grams, one array per n."""
+        return self._parts()[len(self.char_sizes) :] if not self.mapped else []
+
     def buckets(self) -> np.ndarray:
-        """All n-gram buckets (with repeats), int64, in the order of :meth:`columns`."""
-        parts = self.char_buckets + self.word_buckets
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate(parts).view(np.int64)
+        """All n-gram buckets (with repeats), int64, in the order of ``keys``."""
+        if self.mapped:
+            raise ValueError("these grams were mapped to a model's columns; extract them without a lookup")
+        return self.keys
 
     def columns(self, lookup: np.ndarray) -> np.ndarray:
         """Map every n-gram (with repeats) through a bucket-to-column table of ``2**hash_bits`` entries.
 
-        The same as ``lookup[self.buckets()]`` without the concatenated copy of the buckets.
+        The keys themselves when the grams were extracted with that table.
         """
-        parts = [lookup[buckets.view(np.int64)] for buckets in self.char_buckets + self.word_buckets]
-        if not parts:
-            return np.zeros(0, dtype=lookup.dtype)
-        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if self.mapped:
+            return self.keys
+        return np.take(lookup, self.keys, mode="clip")
 
 
 def _codes(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
-def extract_grams(text: str, config: FeatureConfig) -> Grams:
+def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = None) -> Grams:
     """Hash the character and word n-grams of a prepared text.
 
     Parameters
@@ -517,6 +536,10 @@ def extract_grams(text: str, config: FeatureConfig) -> Grams:
     text : str
         Output of :func:`prepare_text`.
     config : FeatureConfig
+    lookup : numpy.ndarray, optional
+        A model's bucket-to-column table (:meth:`scanner.model.Model.lookup`):
+        the n-grams are then mapped to columns as they are hashed, and the
+        hashes are not kept (half the memory of a long filing).
 
     Returns
     -------
@@ -527,18 +550,33 @@ def extract_grams(text: str, config: FeatureConfig) -> Grams:
     starts, ends, token_hashes = _text_tokens(codes, config.fold_digits, config.stop_words)
     char_text = text if config.char_scope == "all" else _NON_CJK_RUN.sub(" ", text)
     char_codes = codes if char_text is text else _codes(char_text)
-    char_hashes = _ngram_hashes(char_codes.astype(np.uint64), *config.char_ngrams, salt=0) if len(char_text) else []
-    word_hashes = _ngram_hashes(token_hashes, *config.word_ngrams, salt=101) if len(token_hashes) else []
+    low, high = config.char_ngrams
+    char_sizes = tuple(len(char_codes) - n + 1 for n in range(low, high + 1) if len(char_codes) >= n)
+    low, high = config.word_ngrams
+    word_sizes = tuple(len(token_hashes) - n + 1 for n in range(low, high + 1) if len(token_hashes) >= n)
+    keys = np.empty(sum(char_sizes) + sum(word_sizes), dtype=np.int64 if lookup is None else lookup.dtype)
     mask = np.uint64(config.n_buckets - 1)
-    for hashes in char_hashes + word_hashes:
-        hashes &= mask  # in place: the arrays are the hashing's own
+    position = 0
+    for hashes in itertools.chain(
+        _ngram_hashes(char_codes.astype(np.uint64), *config.char_ngrams, salt=0) if len(char_codes) else (),
+        _ngram_hashes(token_hashes, *config.word_ngrams, salt=101) if len(token_hashes) else (),
+    ):
+        hashes &= mask  # in place: the array is the hashing's own
+        part = keys[position : position + len(hashes)]
+        if lookup is None:
+            part[:] = hashes.view(np.int64)
+        else:
+            np.take(lookup, hashes.view(np.int64), out=part, mode="clip")
+        position += len(hashes)
     return Grams(
         text=char_text,
         word_text=text,
         token_starts=starts,
         token_ends=ends,
-        char_buckets=char_hashes,
-        word_buckets=word_hashes,
+        keys=keys,
+        char_sizes=char_sizes,
+        word_sizes=word_sizes,
+        mapped=lookup is not None,
     )
 
 
@@ -585,7 +623,7 @@ def gram_terms(
     config : FeatureConfig
         The configuration ``grams`` was extracted with.
     keys : numpy.ndarray
-        One key per n-gram in the order of :meth:`Grams.columns` (character
+        One key per n-gram in the order of :attr:`Grams.keys` (character
         n-grams by n, then word n-grams by n): their buckets, or their model
         columns (-1 or ``n_keys`` for none).
     wanted : iterable of int
@@ -602,10 +640,9 @@ def gram_terms(
     table = np.zeros(n_keys + 1, dtype=np.bool_)  # the extra last entry stands for no key (-1 or n_keys)
     table[np.fromiter(wanted, dtype=np.int64)] = True
     left = int(table.sum())
-    sizes = [len(b) for b in grams.char_buckets] + [len(b) for b in grams.word_buckets]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-    n_char = len(grams.char_buckets)
-    parts = [(n_char + k, config.word_ngrams[0] + k) for k in range(len(grams.word_buckets))]
+    offsets = np.cumsum([0, *grams.char_sizes, *grams.word_sizes]).tolist()
+    n_char = len(grams.char_sizes)
+    parts = [(n_char + k, config.word_ngrams[0] + k) for k in range(len(grams.word_sizes))]
     parts += [(k, config.char_ngrams[0] + k) for k in range(n_char)]
     codes = None
     for part, n in parts:

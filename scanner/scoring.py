@@ -258,8 +258,8 @@ def analyze_text(
     lowered = normalized.text.lower()  # shared by the indicators and the n-grams
     flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized, lowered=lowered)
     prepared = " ".join(lowered.split())  # prepare_text(normalized.text), lower-cased once
-    grams = extract_grams(prepared, model.config)
-    gram_columns = grams.columns(model.lookup())
+    grams = extract_grams(prepared, model.config, model.lookup())
+    gram_columns = grams.keys
     columns, values, extra = vectorize(model, grams, flags, gram_columns)
     risk, illegal = predict_probability(model, columns, values, extra)
     level = level_for(risk, model.thresholds)
