@@ -16,6 +16,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 from scanner.errors import ScannerError
 from scanner.normalize import CONFUSABLES, Normalized, normalize
 from scanner.prefilter import LazyPattern, PatternSet
@@ -244,30 +246,29 @@ def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 # A line break inside a sentence (hard-wrapped text, PDF extraction): the line does not end a
-# sentence and the next one goes on in lower case. Matched on the normalised text, before lower-casing.
-_BREAK_BEFORE_LOWER = re.compile(r"\n(?=[a-z])")
+# sentence and the next one goes on in lower case. Found on the normalised text, before lower-casing.
 _SENTENCE_FINAL = frozenset(" \t\r\n.!?:;。！？")
+_SENTENCE_FINAL_CODES = np.array(sorted(map(ord, _SENTENCE_FINAL)), dtype=np.uint32)
 
 
 def _join_wrapped_lines(text: str, lowered: str) -> str:
-    """Turn line breaks that wrap a sentence into spaces (one for one, so offsets hold)."""
+    """Turn line breaks that wrap a sentence into spaces (one for one, so offsets hold).
+
+    A break wraps when a lower-case ASCII letter follows it and the character before it does not
+    end a sentence (``_SENTENCE_FINAL``); found with array operations over the code points.
+    """
     if "\n" not in text:
         return lowered
-    breaks = [
-        m.start()
-        for m in _BREAK_BEFORE_LOWER.finditer(text)
-        if m.start() and text[m.start() - 1] not in _SENTENCE_FINAL
-    ]
-    if not breaks:
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    breaks = np.flatnonzero(codes[1:-1] == 10) + 1  # a line feed with a character on each side
+    follow = codes[breaks + 1]
+    breaks = breaks[(follow >= ord("a")) & (follow <= ord("z"))]
+    breaks = breaks[~np.isin(codes[breaks - 1], _SENTENCE_FINAL_CODES)]
+    if not len(breaks):
         return lowered
-    pieces = []
-    last = 0
-    for index in breaks:
-        pieces.append(lowered[last:index])
-        pieces.append(" ")
-        last = index + 1
-    pieces.append(lowered[last:])
-    return "".join(pieces)
+    joined = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    joined[breaks] = ord(" ")
+    return joined.tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _lower_same_length(text: str) -> str:

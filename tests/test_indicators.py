@@ -356,3 +356,24 @@ def test_two_megabyte_document_completes(table):
         assert text[flag.start : flag.end] == flag.evidence
     assert set(per_id) == {indicator.id for indicator in table}
     assert max(per_id.values()) <= MAX_HITS_PER_INDICATOR
+
+
+def test_wrapped_lines_are_joined_as_the_regex_reading_says() -> None:
+    """A line feed becomes a space when a lower-case letter follows and no sentence end precedes it."""
+    import random
+
+    from scanner.indicators import _SENTENCE_FINAL, _join_wrapped_lines
+
+    def reference(text: str) -> str:
+        breaks = {
+            m.start()
+            for m in re.finditer(r"\n(?=[a-z])", text)
+            if m.start() and text[m.start() - 1] not in _SENTENCE_FINAL
+        }
+        return "".join(" " if i in breaks else c for i, c in enumerate(text.lower()))
+
+    rng = random.Random(2)
+    for _ in range(5000):
+        text = "".join(rng.choice("aZ\n .!:;。中\t\rb") for _ in range(rng.randint(0, 30)))
+        assert _join_wrapped_lines(text, text.lower()) == reference(text), text
+    assert _join_wrapped_lines("we pay\ndaily.\nNext", "we pay\ndaily.\nnext") == "we pay daily.\nnext"
