@@ -82,7 +82,13 @@ def score(
     ] = None,
     id_column: Annotated[str | None, typer.Option("--id-column", help="Column holding the id in a table.")] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Processes to score in (default: all cores).")
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes to score in (default: all cores); a batch of under a second's work is scored in one.",
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Carry on an interrupted run into the same --out file.")

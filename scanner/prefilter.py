@@ -21,6 +21,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 try:  # ahocorasick_rs is a dependency; without it every pattern is run in full.
     import ahocorasick_rs
 except ImportError:  # pragma: no cover - exercised only on broken installs
@@ -316,6 +318,12 @@ class PatternSet:
                 self._literals = list(owners)
                 self._owners = [tuple(indexes) for indexes in owners.values()]
                 self._automaton = ahocorasick_rs.AhoCorasick(self._literals)
+        # The owners as arrays (literal k owns _owner_flat[_owner_first[k] : _owner_first[k] + _owner_count[k]]),
+        # and each pattern's window margin: hits become windows with array operations.
+        self._owner_count = np.array([len(o) for o in self._owners], dtype=np.int64)
+        self._owner_first = np.cumsum(self._owner_count) - self._owner_count
+        self._owner_flat = np.array([i for o in self._owners for i in o], dtype=np.int64)
+        self._margin = np.array([e.width + LOOKAROUND_MARGIN for e in self._entries], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -329,44 +337,57 @@ class PatternSet:
 
         Matches of one pattern come in text order; patterns in index order.
         """
-        hits: dict[int, list[int]] = {}
-        if self._automaton is not None:
-            self._scanned += len(text)
-            if self._scanned > FAST_AFTER and self._scanned - len(text) <= FAST_AFTER:
-                # A long text or many: a DFA searches 2-3 times faster but takes 25 ms to build.
-                self._automaton = ahocorasick_rs.AhoCorasick(
-                    self._literals, implementation=ahocorasick_rs.Implementation.DFA
-                )
-            owners = self._owners
-            for literal, start, _ in self._automaton.find_matches_as_indexes(text, overlapping=True):
-                for index in owners[literal]:
-                    hits.setdefault(index, []).append(start)
         if self._automaton is None:
-            candidates: list[int] = list(range(len(self._entries)))
-        else:  # only the patterns whose literals occur, and those without a prefilter
-            candidates = sorted(set(hits).union(self._always))
-        for index in candidates:
+            for index, entry in enumerate(self._entries):
+                yield from ((index, m) for m in entry.pattern.finditer(text))
+            return
+        windows = self._windows(text)
+        for index in sorted(set(windows).union(self._always)):
             entry = self._entries[index]
-            if entry.literals is None or self._automaton is None:
+            if entry.literals is None:
                 yield from ((index, m) for m in entry.pattern.finditer(text))
                 continue
-            yield from ((index, m) for m in self._windowed(entry, text, hits[index]))
+            last_end = -1
+            finditer = entry.pattern.finditer  # once per pattern (a LazyPattern resolves it on each access)
+            for low, high in windows[index]:
+                for match in finditer(text, max(low, last_end), high):
+                    if match.end() > match.start() or match.start() > last_end:
+                        last_end = match.end()
+                        yield index, match
 
-    @staticmethod
-    def _windowed(entry: _Entry, text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-        margin = entry.width + LOOKAROUND_MARGIN
-        windows: list[list[int]] = []
-        size = len(text)
-        for start in sorted(starts):
-            lo, hi = max(0, start - margin), min(size, start + margin + 1)
-            if windows and lo <= windows[-1][1]:
-                windows[-1][1] = max(windows[-1][1], hi)
-            else:
-                windows.append([lo, hi])
-        last_end = -1
-        finditer = entry.pattern.finditer  # once per pattern (a LazyPattern resolves it on each access)
-        for lo, hi in windows:
-            for match in finditer(text, max(lo, last_end), hi):
-                if match.end() > match.start() or match.start() > last_end:
-                    last_end = match.end()
-                    yield match
+    def _windows(self, text: str) -> dict[int, list[tuple[int, int]]]:
+        """For each pattern whose literals occur, the windows of ``text`` to run it in, merged, in order.
+
+        A window reaches the pattern's longest match (and room for look-arounds) on both sides of
+        each place one of its literals starts, so no match that contains the literal is cut.
+        """
+        self._scanned += len(text)
+        if self._scanned > FAST_AFTER and self._scanned - len(text) <= FAST_AFTER:
+            # A long text or many: a DFA searches 2-3 times faster but takes 25 ms to build.
+            self._automaton = ahocorasick_rs.AhoCorasick(
+                self._literals, implementation=ahocorasick_rs.Implementation.DFA
+            )
+        found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        if not found:
+            return {}
+        hits = np.array(found, dtype=np.int64)
+        # One row per (literal occurrence, pattern that needs the literal).
+        count = self._owner_count[hits[:, 0]]
+        rank = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        patterns = self._owner_flat[np.repeat(self._owner_first[hits[:, 0]], count) + rank]
+        starts = np.repeat(hits[:, 1], count)
+        order = np.lexsort((starts, patterns))
+        patterns, starts = patterns[order], starts[order]
+        margin = self._margin[patterns]
+        low = np.maximum(starts - margin, 0)
+        high = np.minimum(starts + margin + 1, len(text))  # never decreasing within a pattern
+        opens = np.ones(len(starts), dtype=np.bool_)  # a new window: another pattern, or a gap
+        opens[1:] = (patterns[1:] != patterns[:-1]) | (low[1:] > high[:-1])
+        first = np.flatnonzero(opens)
+        last = np.append(first[1:], len(starts)) - 1
+        windows: dict[int, list[tuple[int, int]]] = {}
+        for pattern, window_low, window_high in zip(
+            patterns[first].tolist(), low[first].tolist(), high[last].tolist(), strict=True
+        ):
+            windows.setdefault(pattern, []).append((window_low, window_high))
+        return windows

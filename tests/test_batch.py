@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scanner.batch import Checkpoint, Job, iter_jobs, plan_jobs, run_batch, score_job
+from scanner.batch import start_pool as _real_start_pool
 from tests.conftest import CORPUS
 
 
@@ -92,13 +93,41 @@ def test_duplicates_scored_once_and_near_duplicates_found(default_model, tmp_pat
     assert summary.duplicates == 1 and summary.near_duplicates == 1 and summary.documents == 4
 
 
-def test_parallel_output_equals_sequential(default_model, tmp_path: Path, corpus_texts) -> None:
+def test_parallel_output_equals_sequential(
+    default_model, tmp_path: Path, corpus_texts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner import batch
+
     folder = _folder(tmp_path / "f", corpus_texts, 24)
     jobs = plan_jobs([str(folder)])
     sequential, _ = _run(jobs, default_model, workers=1)
+    started = []
+    monkeypatch.setattr(batch, "POOL_WORTH_SECONDS", 0.0)  # a pool even for this small batch
+    monkeypatch.setattr(batch, "start_pool", lambda *a, **k: started.append(1) or _real_start_pool(*a, **k))
     parallel, _ = _run(jobs, default_model, workers=2)
+    assert started == [1]
     assert sequential == parallel
     assert [r["id"] for r in parallel] == sorted(r["id"] for r in parallel)
+
+
+def test_a_small_batch_is_scored_without_starting_workers(
+    default_model, tmp_path: Path, corpus_texts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner import batch
+
+    folder = _folder(tmp_path / "f", corpus_texts, 24)
+    jobs = plan_jobs([str(folder)])
+    assert not batch._worth_a_pool(jobs)  # 24 short texts: a few milliseconds of work
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a pool was started for a small batch")
+
+    monkeypatch.setattr(batch, "start_pool", refuse)
+    rows, summary = _run(jobs, default_model, workers=2)
+    assert summary.documents == 24 and all(r["error"] is None for r in rows)
+    # A long filing, or many, is worth the workers.
+    assert batch._worth_a_pool([Job(id="long", text="x" * 4_000_000)])
+    assert batch._worth_a_pool([Job(id=str(i), text="short") for i in range(2000)])
 
 
 def test_bad_files_are_rows_and_good_files_are_scored(tmp_path: Path, corpus_texts) -> None:
