@@ -637,9 +637,20 @@ def gram_terms(
         (shortest first), then character n-grams.
     """
     names: dict[int, str] = {}
-    table = np.zeros(n_keys + 1, dtype=np.bool_)  # the extra last entry stands for no key (-1 or n_keys)
-    table[np.fromiter(wanted, dtype=np.int64)] = True
-    left = int(table.sum())
+    wanted_keys = np.unique(np.fromiter(wanted, dtype=np.int64))
+    left = len(wanted_keys)
+    if len(keys) * 64 < n_keys:  # a short text: a sort-based test beats clearing a table of every key
+
+        def member(part: np.ndarray) -> np.ndarray:
+            return np.isin(part, wanted_keys, kind="sort")
+
+    else:
+        table = np.zeros(n_keys + 1, dtype=np.bool_)  # the extra last entry stands for no key (-1 or n_keys)
+        table[wanted_keys] = True
+
+        def member(part: np.ndarray) -> np.ndarray:
+            return table[part]
+
     offsets = np.cumsum([0, *grams.char_sizes, *grams.word_sizes]).tolist()
     n_char = len(grams.char_sizes)
     parts = [(n_char + k, config.word_ngrams[0] + k) for k in range(len(grams.word_sizes))]
@@ -655,7 +666,7 @@ def gram_terms(
             if not nameable.any():
                 break
         low, high = offsets[part], offsets[part + 1]
-        positions = np.flatnonzero(table[keys[low:high]])
+        positions = np.flatnonzero(member(keys[low:high]))
         if is_char:  # only n-grams of Chinese characters, no punctuation
             whole = np.ones(len(positions), dtype=np.bool_)
             for k in range(n):
