@@ -10,8 +10,6 @@ signature slots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from scanner.features import char_ngram_hashes
@@ -59,9 +57,14 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero((a == b) & used) / np.count_nonzero(used))
 
 
-@dataclass
 class NearDuplicateIndex:
     """Earlier documents' signatures, searchable by band.
+
+    Signatures are kept in one array and compared with a new document all at
+    once, and each band keeps its documents in an array, so that a batch full
+    of copies of one template (every document a candidate of every later one)
+    stays fast: the work per document is a few array operations over its
+    candidates, not a Python loop.
 
     Parameters
     ----------
@@ -69,35 +72,81 @@ class NearDuplicateIndex:
         Minimum estimated Jaccard similarity to report.
     """
 
-    threshold: float = DEFAULT_THRESHOLD
-    _ids: list[str] = field(default_factory=list)
-    _signatures: list[np.ndarray] = field(default_factory=list)
-    _bands: dict[tuple[int, bytes], list[int]] = field(default_factory=dict)
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self._ids: list[str] = []
+        self._signatures = np.empty((0, N_PERMUTATIONS), dtype=np.uint32)  # rows beyond len(_ids) are spare
+        self._bands: dict[tuple[int, bytes], _Members] = {}
+        self._first: dict[bytes, int] = {}  # a signature's first document: an exact match needs no comparison
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def query(self, signature: np.ndarray | None) -> tuple[str, float] | None:
-        """Return ``(id, similarity)`` of the most similar earlier document above the threshold."""
+        """Return ``(id, similarity)`` of the most similar earlier document above the threshold.
+
+        Ties go to the earliest document.
+        """
         if signature is None:
             return None
-        candidates: set[int] = set()
-        rows = N_PERMUTATIONS // BANDS
-        for band in range(BANDS):
-            key = (band, signature[band * rows : (band + 1) * rows].tobytes())
-            candidates.update(self._bands.get(key, ()))
-        best: tuple[str, float] | None = None
-        for index in sorted(candidates):
-            score = similarity(self._signatures[index], signature)
-            if score >= self.threshold and (best is None or score > best[1]):
-                best = (self._ids[index], round(score, 3))
-        return best
+        same = self._first.get(signature.tobytes())
+        if same is not None and (signature != _EMPTY).any():
+            return (self._ids[same], 1.0) if self.threshold <= 1.0 else None
+        members = [self._bands[key].view() for key in _band_keys(signature) if key in self._bands]
+        if not members:
+            return None
+        marked = np.zeros(len(self._ids), dtype=np.bool_)
+        for indexes in members:
+            marked[indexes] = True
+        candidates = np.flatnonzero(marked)
+        rows = self._signatures[candidates]
+        used = (rows != _EMPTY) | (signature != _EMPTY)
+        equal = np.count_nonzero((rows == signature) & used, axis=1)
+        total = np.count_nonzero(used, axis=1)
+        scores = np.divide(equal, total, out=np.zeros(len(candidates)), where=total > 0)
+        best = int(np.argmax(scores))  # the first of the highest: the earliest document
+        if scores[best] < self.threshold:
+            return None
+        return self._ids[int(candidates[best])], round(float(scores[best]), 3)
 
     def add(self, doc_id: str, signature: np.ndarray | None) -> None:
         """Index a document's signature (nothing for None)."""
         if signature is None:
             return
         index = len(self._ids)
+        if index == len(self._signatures):
+            grown = np.empty((max(64, 2 * index), N_PERMUTATIONS), dtype=np.uint32)
+            grown[:index] = self._signatures[:index]
+            self._signatures = grown
+        self._signatures[index] = signature
         self._ids.append(doc_id)
-        self._signatures.append(signature)
-        rows = N_PERMUTATIONS // BANDS
-        for band in range(BANDS):
-            key = (band, signature[band * rows : (band + 1) * rows].tobytes())
-            self._bands.setdefault(key, []).append(index)
+        self._first.setdefault(signature.tobytes(), index)
+        for key in _band_keys(signature):
+            members = self._bands.get(key)
+            if members is None:
+                members = self._bands[key] = _Members()
+            members.append(index)
+
+
+def _band_keys(signature: np.ndarray) -> list[tuple[int, bytes]]:
+    rows = N_PERMUTATIONS // BANDS
+    return [(band, signature[band * rows : (band + 1) * rows].tobytes()) for band in range(BANDS)]
+
+
+class _Members:
+    """A growing array of document indexes (one band's bucket)."""
+
+    __slots__ = ("_data", "_size")
+
+    def __init__(self) -> None:
+        self._data = np.empty(4, dtype=np.int64)
+        self._size = 0
+
+    def append(self, index: int) -> None:
+        if self._size == len(self._data):
+            self._data = np.concatenate([self._data, np.empty(len(self._data), dtype=np.int64)])
+        self._data[self._size] = index
+        self._size += 1
+
+    def view(self) -> np.ndarray:
+        return self._data[: self._size]
