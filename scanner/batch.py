@@ -375,6 +375,8 @@ class Checkpoint:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: Any = None
+        self._durable: Callable[[], int | None] | None = None
+        self._pending: list[dict[str, Any]] = []
 
     def read(self) -> list[dict[str, Any]]:
         """Return the complete entries recorded so far (a torn last line is ignored)."""
@@ -391,27 +393,48 @@ class Checkpoint:
                     break
         return entries
 
-    def open(self, keep: int) -> None:
-        """Open for appending, keeping the first ``keep`` entries."""
+    def open(self, keep: int, durable: Callable[[], int | None] | None = None) -> None:
+        """Open for appending, keeping the first ``keep`` entries.
+
+        ``durable``, when given, says how many bytes of the output are flushed
+        (:meth:`scanner.render.ResultWriter.durable`): an entry is written only
+        once its row is, so that after a crash every recorded row is in the
+        output. Without it each entry is written at once.
+        """
         entries = self.read()[:keep]
         with open(self.path, "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(e) + "\n" for e in entries)
         self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across records
+        self._durable = durable
+        self._pending = []
 
     def record(self, doc_id: str, end: int, sha256: str | None, signature: np.ndarray | None) -> None:
-        """Append one finished row."""
-        entry = {
-            "id": doc_id,
-            "end": end,
-            "sha256": sha256,
-            "minhash": signature.tolist() if signature is not None else None,
-        }
-        self._handle.write(json.dumps(entry) + "\n")
-        self._handle.flush()
+        """Add one finished row (written out as soon as the row itself is flushed)."""
+        self._pending.append(
+            {
+                "id": doc_id,
+                "end": end,
+                "sha256": sha256,
+                "minhash": signature.tolist() if signature is not None else None,
+            }
+        )
+        self._commit()
+
+    def _commit(self) -> None:
+        limit = self._durable() if self._durable is not None else None
+        ready = 0
+        while ready < len(self._pending) and (limit is None or self._pending[ready]["end"] <= limit):
+            ready += 1
+        if ready:
+            self._handle.write("".join(json.dumps(entry) + "\n" for entry in self._pending[:ready]))
+            self._handle.flush()
+            del self._pending[:ready]
 
     def close(self, *, remove: bool) -> None:
-        """Close; remove the file when the batch finished."""
+        """Close (recording the rows the output holds by now); remove the file when the batch finished."""
         if self._handle is not None:
+            if not remove:
+                self._commit()
             self._handle.close()
             self._handle = None
         if remove:

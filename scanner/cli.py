@@ -212,8 +212,8 @@ def _run_scan(
                 handle.truncate(done[-1]["end"])  # drop a row torn by the interruption
         else:
             done = []
-        checkpoint.open(keep=len(done))
         writer = ResultWriter(fmt if fmt in STREAMED_FORMATS else "jsonl", path=target, append=bool(done))
+        checkpoint.open(keep=len(done), durable=writer.durable)
     else:
         writer = ResultWriter(fmt, stream=sys.stdout)
 

@@ -95,10 +95,14 @@ class NearDuplicateIndex:
         members = [self._bands[key].view() for key in _band_keys(signature) if key in self._bands]
         if not members:
             return None
-        marked = np.zeros(len(self._ids), dtype=np.bool_)
-        for indexes in members:
-            marked[indexes] = True
-        candidates = np.flatnonzero(marked)
+        if sum(len(indexes) for indexes in members) * 8 < len(self._ids):  # few: sort them
+            candidates = np.sort(np.concatenate(members))
+            candidates = candidates[np.append(True, candidates[1:] != candidates[:-1])]
+        else:  # many (copies of one template): mark them among all documents
+            marked = np.zeros(len(self._ids), dtype=np.bool_)
+            for indexes in members:
+                marked[indexes] = True
+            candidates = np.flatnonzero(marked)
         rows = self._signatures[candidates]
         used = (rows != _EMPTY) | (signature != _EMPTY)
         equal = np.count_nonzero((rows == signature) & used, axis=1)

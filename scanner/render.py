@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import textwrap
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -119,9 +120,14 @@ class ResultWriter:
     """Write result records to a stream or a file in one format.
 
     Use as a context manager; call :meth:`write` per record. Streaming formats
-    (jsonl, csv, card) flush each record, so an interrupted batch keeps what
-    was finished.
+    (jsonl, csv, card) reach the file as they are written: the writer flushes
+    every ``FLUSH_ROWS`` records, at least every ``FLUSH_SECONDS`` and on
+    leaving (one flush per record cost more than scoring a short text). :meth:`durable` says how much of the
+    file is flushed, so a checkpoint never records a row the file may lack.
     """
+
+    FLUSH_SECONDS = 0.25
+    FLUSH_ROWS = 32
 
     def __init__(self, fmt: str, stream: IO[str] | None = None, path: Path | None = None, append: bool = False) -> None:
         if fmt not in FORMATS:
@@ -133,7 +139,12 @@ class ResultWriter:
         self._own: IO[str] | None = None
         self._buffer: list[dict[str, Any]] = []
         self._csv: csv.DictWriter[str] | None = None
+        self._row = io.StringIO()  # a CSV row is written here first, then to the output
         self._columns: list[str] | None = None
+        self._written = 0  # bytes of the output file (UTF-8), counted: TextIOWrapper.tell() is slow
+        self._durable = 0  # of which flushed
+        self._last_flush = time.monotonic()
+        self._unflushed = 0  # records since the last flush
         self.count = 0
 
     def __enter__(self) -> ResultWriter:
@@ -141,6 +152,7 @@ class ResultWriter:
             exists = self.append and self.path.exists() and self.path.stat().st_size > 0
             self._own = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="")
             self._stream = self._own
+            self._written = self._durable = self.path.stat().st_size if self.append else 0
             if exists and self.fmt == "csv":
                 with open(self.path, encoding="utf-8", newline="") as handle:
                     self._columns = next(csv.reader(handle), None)
@@ -150,35 +162,55 @@ class ResultWriter:
         """Write one record (``result`` is used by the card format)."""
         self.count += 1
         if self.fmt == "jsonl":
-            assert self._stream is not None
-            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._stream.flush()
+            self._emit(json.dumps(record, ensure_ascii=False) + "\n")
         elif self.fmt == "csv":
-            assert self._stream is not None
             flat = flatten(record)
             if self._csv is None:
                 columns = self._columns or list(flat)
-                self._csv = csv.DictWriter(self._stream, fieldnames=columns, extrasaction="ignore")
+                self._csv = csv.DictWriter(self._row, fieldnames=columns, extrasaction="ignore")
                 if self._columns is None:
                     self._csv.writeheader()
             self._csv.writerow(flat)
-            self._stream.flush()
+            self._emit(self._row.getvalue())
+            self._row.seek(0)
+            self._row.truncate()
         elif self.fmt == "card":
-            assert self._stream is not None
             text = render_card(result) if result is not None else json.dumps(record, ensure_ascii=False)
-            self._stream.write(("\n" if self.count > 1 else "") + text + "\n")
-            self._stream.flush()
+            self._emit(("\n" if self.count > 1 else "") + text + "\n")
         else:
             self._buffer.append(record)
 
+    def _emit(self, text: str) -> None:
+        assert self._stream is not None
+        self._stream.write(text)
+        if self._own is not None:
+            self._written += len(text.encode("utf-8"))
+        self._unflushed += 1
+        if self._unflushed >= self.FLUSH_ROWS or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Push what was written to the file (or stream)."""
+        if self._stream is not None:
+            self._stream.flush()
+        self._durable = self._written
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+
     def tell(self) -> int | None:
         """Bytes written to the output file so far (None when writing to a stream)."""
-        return self._own.tell() if self._own is not None else None
+        return self._written if self._own is not None else None
+
+    def durable(self) -> int | None:
+        """Bytes of the output file known to be flushed (None when writing to a stream)."""
+        return self._durable if self._own is not None else None
 
     def __exit__(self, *exc_info: object) -> None:
         try:
             if self.fmt in ("json", "xlsx", "parquet", "html"):
                 self._finish()
+            elif self._stream is not None:
+                self.flush()
         finally:
             if self._own is not None:
                 self._own.close()

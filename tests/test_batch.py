@@ -217,3 +217,18 @@ def test_real_whitepapers_one_row_per_file(tmp_path: Path) -> None:
     files = sorted(str(p) for p in ICOBASE.rglob("*.txt"))
     assert sorted(frame["id"]) == files
     assert frame["error"].isna().sum() >= len(files) - 5  # a handful may be empty extractions
+
+
+def test_checkpoint_records_a_row_only_once_the_output_holds_it(tmp_path: Path) -> None:
+    flushed = {"bytes": 0}
+    checkpoint = Checkpoint(tmp_path / "out.jsonl.progress")
+    checkpoint.open(keep=0, durable=lambda: flushed["bytes"])
+    checkpoint.record("a", 100, None, None)
+    checkpoint.record("b", 200, None, None)
+    assert Checkpoint(checkpoint.path).read() == []  # nothing flushed yet: a crash now keeps nothing
+    flushed["bytes"] = 150
+    checkpoint.record("c", 300, None, None)
+    assert [e["id"] for e in Checkpoint(checkpoint.path).read()] == ["a"]
+    flushed["bytes"] = 300
+    checkpoint.close(remove=False)  # an interrupted run records what the output holds
+    assert [e["id"] for e in Checkpoint(checkpoint.path).read()] == ["a", "b", "c"]

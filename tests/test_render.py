@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,21 @@ def test_format_for_path() -> None:
 def test_binary_formats_need_a_file() -> None:
     with pytest.raises(RenderError, match="needs a file"), ResultWriter("xlsx", stream=io.StringIO()) as writer:
         writer.write(RESULT.to_dict(), RESULT)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "card"])
+def test_writer_counts_the_bytes_it_writes_and_what_is_flushed(tmp_path: Path, fmt: str) -> None:
+    """tell() is the file's size (counted, not asked of the file) and durable() never runs ahead of the disk."""
+    from scanner.scoring import score_text
+
+    path = tmp_path / f"out.{fmt}"
+    texts = ["保本保息，每日返利3%。", "Guaranteed 2% daily — “risk free”.", "plain"]
+    for append in (False, True):  # a second run appends to the first one's file
+        with ResultWriter(fmt, path=path, append=append) as writer:
+            for i, text in enumerate(texts * 15):
+                result = score_text(text, doc_id=f"doc-{i}")
+                record = {**result.to_dict(), "note": "ünïcödé"}
+                writer.write(record, result)
+                on_disk = path.stat().st_size
+                assert writer.durable() <= on_disk <= writer.tell()
+        assert writer.tell() == path.stat().st_size == writer.durable()
