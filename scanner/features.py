@@ -296,6 +296,7 @@ def word_tokens(text: str, fold_digits: bool = True) -> list[str]:
     return _WORD.findall(text)
 
 
+CHAR_BLOCK = 1 << 18  # characters hashed at a time (a 64-bit array of a block is 2 MB)
 _POWERS: list[np.ndarray] = []  # [P**j, P**-j] for j < _POWERS_CACHED, built on first use (4 MB)
 _POWERS_CACHED = 1 << 18
 
@@ -556,17 +557,27 @@ def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = 
     word_sizes = tuple(len(token_hashes) - n + 1 for n in range(low, high + 1) if len(token_hashes) >= n)
     keys = np.empty(sum(char_sizes) + sum(word_sizes), dtype=np.int64 if lookup is None else lookup.dtype)
     mask = np.uint64(config.n_buckets - 1)
-    position = 0
-    for hashes in itertools.chain(
-        _ngram_hashes(char_codes.astype(np.uint64), *config.char_ngrams, salt=0) if len(char_codes) else (),
-        _ngram_hashes(token_hashes, *config.word_ngrams, salt=101) if len(token_hashes) else (),
-    ):
+
+    def put(hashes: np.ndarray, at: int) -> None:
         hashes &= mask  # in place: the array is the hashing's own
-        part = keys[position : position + len(hashes)]
+        part = keys[at : at + len(hashes)]
         if lookup is None:
             part[:] = hashes.view(np.int64)
         else:
             np.take(lookup, hashes.view(np.int64), out=part, mode="clip")
+
+    # Character n-grams a block of text at a time, so that a long filing's temporary arrays stay
+    # the size of a block; the block's n-grams go to their place among all the text's n-grams of that n.
+    low, high = config.char_ngrams
+    firsts = np.cumsum([0, *char_sizes]).tolist()  # where each n's n-grams begin in keys
+    for begin in range(0, len(char_codes), CHAR_BLOCK):
+        piece = char_codes[begin : begin + CHAR_BLOCK + high - 1].astype(np.uint64)
+        for k, hashes in enumerate(_ngram_hashes(piece, low, high, salt=0)):
+            # The block's own positions only (the next block starts its n-grams at begin + CHAR_BLOCK).
+            put(hashes[: min(CHAR_BLOCK, len(hashes))], firsts[k] + begin)
+    position = firsts[-1]
+    for hashes in _ngram_hashes(token_hashes, *config.word_ngrams, salt=101) if len(token_hashes) else ():
+        put(hashes, position)
         position += len(hashes)
     return Grams(
         text=char_text,

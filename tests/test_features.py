@@ -149,3 +149,14 @@ def test_array_tokeniser_agrees_with_the_regex_one(monkeypatch: pytest.MonkeyPat
                 assert len(grams.word_buckets) == len(expected)
                 for got, want in zip(grams.word_buckets, expected, strict=True):
                     assert np.array_equal(got, want & np.uint64(config.n_buckets - 1)), text
+
+
+def test_character_ngrams_hashed_in_blocks_equal_the_whole_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner import features
+
+    texts = [t for t in _random_texts(40, seed=9) if t] + ["ab", "a", "abcdefgh" * 7]
+    whole = [extract_grams(text, CONFIG).keys for text in texts]
+    for block in (1, 2, 3, 5, 64):
+        monkeypatch.setattr(features, "CHAR_BLOCK", block)
+        for text, expected in zip(texts, whole, strict=True):
+            assert np.array_equal(extract_grams(text, CONFIG).keys, expected), (block, text)
