@@ -245,10 +245,14 @@ def _throughput(kind: str) -> None:
             f"peak {row['peak_mb']:6.0f} MB"
         )
     base_rate = base["mb"] / base["seconds"]
+    # The targets are the whitepaper set's (long documents: where the pure-Python n-gram analyser
+    # hurts). On 0.8 MB of short texts, interpreter start-up and compiling the indicator patterns
+    # dominate an end-to-end run, so that line is reported without a target.
+    targets = ("target 10x", "target < 500 MB") if kind == "whitepapers" else ("no target", "no target")
     print(
         f"speed-up over the baseline: {ours['mb'] / ours['seconds'] / base_rate:.1f}x in one process, "
-        f"{command['mb'] / command['seconds'] / base_rate:.1f}x with scan -j {cores} (target 10x); "
-        f"peak memory of scan: {command['peak_mb']:.0f} MB (target < 500 MB)"
+        f"{command['mb'] / command['seconds'] / base_rate:.1f}x with scan -j {cores} ({targets[0]}); "
+        f"peak memory of scan: {command['peak_mb']:.0f} MB ({targets[1]})"
     )
 
 
