@@ -284,6 +284,7 @@ def required_literals(pattern: re.Pattern[str] | LazyPattern) -> frozenset[str] 
 
 
 FAST_AFTER = 1_000_000  # characters
+SMALL_HITS = 48  # literal hits up to which windows are built with lists
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,8 @@ class PatternSet:
         self._owner_count = np.array([len(o) for o in self._owners], dtype=np.int64)
         self._owner_first = np.cumsum(self._owner_count) - self._owner_count
         self._owner_flat = np.array([i for o in self._owners for i in o], dtype=np.int64)
-        self._margin = np.array([e.width + LOOKAROUND_MARGIN for e in self._entries], dtype=np.int64)
+        self._margins = [e.width + LOOKAROUND_MARGIN for e in self._entries]
+        self._margin = np.array(self._margins, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -370,6 +372,8 @@ class PatternSet:
         found = self._automaton.find_matches_as_indexes(text, overlapping=True)
         if not found:
             return {}
+        if len(found) <= SMALL_HITS:  # a short text: plain lists beat array calls
+            return self._few_windows(found, len(text))
         hits = np.array(found, dtype=np.int64)
         # One row per (literal occurrence, pattern that needs the literal).
         count = self._owner_count[hits[:, 0]]
@@ -386,8 +390,27 @@ class PatternSet:
         first = np.flatnonzero(opens)
         last = np.append(first[1:], len(starts)) - 1
         windows: dict[int, list[tuple[int, int]]] = {}
-        for pattern, window_low, window_high in zip(
+        for pattern, window_low, window_high in zip(  # (the same windows as _few_windows makes)
             patterns[first].tolist(), low[first].tolist(), high[last].tolist(), strict=True
         ):
             windows.setdefault(pattern, []).append((window_low, window_high))
+        return windows
+
+    def _few_windows(self, found: list[tuple[int, int, int]], size: int) -> dict[int, list[tuple[int, int]]]:
+        """:meth:`_windows` for a few literal hits, with plain lists."""
+        starts: dict[int, list[int]] = {}
+        for literal, start, _ in found:
+            for index in self._owners[literal]:
+                starts.setdefault(index, []).append(start)
+        windows: dict[int, list[tuple[int, int]]] = {}
+        for index in sorted(starts):
+            margin = self._margins[index]
+            merged: list[tuple[int, int]] = []
+            for start in sorted(starts[index]):
+                low, high = max(0, start - margin), min(size, start + margin + 1)
+                if merged and low <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+                else:
+                    merged.append((low, high))
+            windows[index] = merged
         return windows

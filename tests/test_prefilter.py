@@ -62,6 +62,16 @@ def test_pattern_set_finds_exactly_what_a_full_scan_finds() -> None:
     fast = sorted((i, m.span()) for i, m in PatternSet(patterns).finditer(text))
     full = sorted((i, m.span()) for i, p in enumerate(patterns) for m in p.finditer(text))
     assert fast == full and fast
+    # Windows from a few hits (lists) and from many (arrays) are the same windows.
+    pattern_set = PatternSet(patterns)
+    for length in (5, 20, 200, 4000):
+        piece = " ".join(rng.choice(words) for _ in range(length)).lower()
+        found = pattern_set._automaton.find_matches_as_indexes(piece, overlapping=True)
+        if found:
+            listed = pattern_set._few_windows(found, len(piece))
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr("scanner.prefilter.SMALL_HITS", 0)
+                assert pattern_set._windows(piece) == listed, length
 
 
 def test_the_shipped_analysis_cache_is_current() -> None:
