@@ -683,8 +683,12 @@ def gram_terms(
             for k in range(n):
                 whole &= nameable[positions + k]
             positions = positions[whole]
-        found, first = np.unique(keys[low + positions], return_index=True)
-        for key, position in zip(found.tolist(), positions[first].tolist(), strict=True):
+        if len(positions) > 64:  # keep the first position of each key
+            found, first = np.unique(keys[low + positions], return_index=True)
+            firsts = zip(found.tolist(), positions[first].tolist(), strict=True)
+        else:
+            firsts = zip(keys[low + positions].tolist(), positions.tolist(), strict=True)
+        for key, position in firsts:
             if key not in names:
                 left -= 1
                 if is_char:
