@@ -426,9 +426,10 @@ class Checkpoint:
         while ready < len(self._pending) and (limit is None or self._pending[ready]["end"] <= limit):
             ready += 1
         if ready:
-            self._handle.write("".join(json.dumps(entry) + "\n" for entry in self._pending[:ready]))
+            entries = self._pending[:ready]
+            del self._pending[:ready]  # first: an interruption while writing must not write them twice
+            self._handle.write("".join(json.dumps(entry) + "\n" for entry in entries))
             self._handle.flush()
-            del self._pending[:ready]
 
     def close(self, *, remove: bool) -> None:
         """Close (recording the rows the output holds by now); remove the file when the batch finished."""

@@ -259,7 +259,7 @@ def char_ngram_hashes(text: str, low: int, high: int) -> list[np.ndarray]:
     """
     if not text:
         return []
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     return list(_ngram_hashes(codes, low, high, salt=0))
 
 
@@ -350,7 +350,7 @@ def _token_hashes(tokens: list[str], fold_digits: bool) -> np.ndarray:
     joined = "\x00".join(tokens)
     if fold_digits:
         joined = _DIGITS.sub("0", joined)
-    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     separators = np.flatnonzero(codes == 0)
     starts = np.concatenate([[0], separators + 1])
     ends = np.concatenate([separators, [len(codes)]])
@@ -522,11 +522,11 @@ class Grams:
         """
         if self.mapped:
             return self.keys
-        return np.take(lookup, self.keys, mode="clip")
+        return np.take(lookup, self.keys)  # (checks the table is big enough)
 
 
 def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = None) -> Grams:
@@ -546,6 +546,8 @@ def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = 
     -------
     Grams
     """
+    if lookup is not None and len(lookup) != config.n_buckets:
+        raise ValueError(f"a lookup table of {len(lookup)} entries for {config.n_buckets} buckets")
     text = text[: config.max_chars]
     codes = _codes(text)
     starts, ends, token_hashes = _text_tokens(codes, config.fold_digits, config.stop_words)
@@ -672,7 +674,7 @@ def gram_terms(
         if not left:
             break
         if is_char and codes is None:
-            codes = np.frombuffer(grams.text.encode("utf-32-le"), dtype=np.uint32)
+            codes = np.frombuffer(grams.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             nameable = _nameable_chinese(codes)
             if not nameable.any():
                 break

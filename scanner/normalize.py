@@ -158,8 +158,12 @@ class Normalized:
         codes = np.frombuffer(self._source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         table = _lengths()
         inside = codes < len(table)
-        sizes = np.where(inside, table[np.where(inside, codes, 0)], 0).astype(np.int64)
-        sizes[~inside & ~((codes >= 0xE0000) & (codes <= 0xE007F)) & (codes < 0xF0000)] = 1
+        if inside.all():
+            sizes = table[codes]
+        else:  # rare code points beyond the table: ask fold_char, once each
+            sizes = table[np.where(inside, codes, 0)]
+            found, where = np.unique(codes[~inside], return_inverse=True)
+            sizes[~inside] = np.array([len(fold_char(chr(code))) for code in found.tolist()], dtype=np.uint8)[where]
         return np.concatenate(
             [np.repeat(np.arange(len(codes), dtype=np.int64), sizes), np.array([len(codes)], dtype=np.int64)]
         )
@@ -344,11 +348,27 @@ def _fold_codes(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """Replace the characters at ``positions`` by :func:`fold_char` of each, with array operations."""
     found, which = np.unique(codes[positions], return_inverse=True)
     folds = [fold_char(chr(code)) for code in found.tolist()]
-    sizes = np.array([len(fold) for fold in folds], dtype=np.int64)
+    sizes = np.array([len(fold) for fold in folds], dtype=np.int32)
     if (sizes == 1).all():  # one for one: no character moves
         out = codes.copy()
         out[positions] = np.array([ord(fold) for fold in folds], dtype=np.uint32)[which]
         return out
+    # Each distinct fold as a row of code points (padded), and each changed position's fold length.
+    table = np.zeros((len(folds), int(sizes.max())), dtype=np.uint32)
+    for row, fold in enumerate(folds):
+        table[row, : len(fold)] = [ord(char) for char in fold]
+    lengths = np.ones(len(codes), dtype=np.int32)
+    lengths[positions] = sizes[which]
+    starts = np.cumsum(lengths, dtype=np.int64)
+    out = np.empty(int(starts[-1]) if len(starts) else 0, dtype=np.uint32)
+    starts -= lengths  # where each character's replacement begins in the output
+    unchanged = np.ones(len(codes), dtype=np.bool_)
+    unchanged[positions] = False
+    out[starts[unchanged]] = codes[unchanged]
+    for offset in range(table.shape[1]):  # the k-th character of every fold at once
+        hit = sizes[which] > offset
+        out[starts[positions[hit]] + offset] = table[which[hit], offset]
+    return out
     lengths = np.ones(len(codes), dtype=np.int64)
     lengths[positions] = sizes[which]
     ends = np.cumsum(lengths)

@@ -285,6 +285,7 @@ def required_literals(pattern: re.Pattern[str] | LazyPattern) -> frozenset[str] 
 
 FAST_AFTER = 1_000_000  # characters
 SMALL_HITS = 48  # literal hits up to which windows are built with lists
+SEARCH_SLICE = 1 << 15  # characters searched for literals at a time
 
 
 @dataclass(frozen=True)
@@ -325,6 +326,7 @@ class PatternSet:
         self._owner_first = np.cumsum(self._owner_count) - self._owner_count
         self._owner_flat = np.array([i for o in self._owners for i in o], dtype=np.int64)
         self._margins = [e.width + LOOKAROUND_MARGIN for e in self._entries]
+        self._longest = max((len(literal) for literal in self._literals), default=1)
         self._margin = np.array(self._margins, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -361,7 +363,9 @@ class PatternSet:
         """For each pattern whose literals occur, the windows of ``text`` to run it in, merged, in order.
 
         A window reaches the pattern's longest match (and room for look-arounds) on both sides of
-        each place one of its literals starts, so no match that contains the literal is cut.
+        each place one of its literals starts, so no match that contains the literal is cut. The
+        text is searched a slice at a time: a text dense with literals ("每日返利" a million times)
+        has millions of hits, and only one slice's are held at once.
         """
         self._scanned += len(text)
         if self._scanned > FAST_AFTER and self._scanned - len(text) <= FAST_AFTER:
@@ -369,17 +373,36 @@ class PatternSet:
             self._automaton = ahocorasick_rs.AhoCorasick(
                 self._literals, implementation=ahocorasick_rs.Implementation.DFA
             )
-        found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        if len(text) <= SEARCH_SLICE:
+            return self._slice_windows(text, 0, len(text))
+        windows: dict[int, list[tuple[int, int]]] = {}
+        for begin in range(0, len(text), SEARCH_SLICE):
+            for pattern, more in self._slice_windows(text, begin, begin + SEARCH_SLICE).items():
+                merged = windows.setdefault(pattern, [])
+                for low, high in more:
+                    if merged and low <= merged[-1][1]:
+                        merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+                    else:
+                        merged.append((low, high))
+        return windows
+
+    def _slice_windows(self, text: str, begin: int, end: int) -> dict[int, list[tuple[int, int]]]:
+        """The windows of the literals that start in ``text[begin:end]`` (searched with room for the longest)."""
+        piece = text if begin == 0 and end >= len(text) else text[begin : end + self._longest - 1]
+        found = self._automaton.find_matches_as_indexes(piece, overlapping=True)
         if not found:
             return {}
         if len(found) <= SMALL_HITS:  # a short text: plain lists beat array calls
-            return self._few_windows(found, len(text))
+            return self._few_windows(found, begin, end, len(text))
         hits = np.array(found, dtype=np.int64)
+        hits = hits[hits[:, 1] < end - begin]  # not the next slice's
+        if not len(hits):
+            return {}
         # One row per (literal occurrence, pattern that needs the literal).
         count = self._owner_count[hits[:, 0]]
         rank = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
         patterns = self._owner_flat[np.repeat(self._owner_first[hits[:, 0]], count) + rank]
-        starts = np.repeat(hits[:, 1], count)
+        starts = np.repeat(hits[:, 1], count) + begin
         order = np.lexsort((starts, patterns))
         patterns, starts = patterns[order], starts[order]
         margin = self._margin[patterns]
@@ -396,12 +419,15 @@ class PatternSet:
             windows.setdefault(pattern, []).append((window_low, window_high))
         return windows
 
-    def _few_windows(self, found: list[tuple[int, int, int]], size: int) -> dict[int, list[tuple[int, int]]]:
-        """:meth:`_windows` for a few literal hits, with plain lists."""
+    def _few_windows(
+        self, found: list[tuple[int, int, int]], begin: int, end: int, size: int
+    ) -> dict[int, list[tuple[int, int]]]:
+        """:meth:`_slice_windows` for a few literal hits, with plain lists."""
         starts: dict[int, list[int]] = {}
         for literal, start, _ in found:
-            for index in self._owners[literal]:
-                starts.setdefault(index, []).append(start)
+            if start < end - begin:
+                for index in self._owners[literal]:
+                    starts.setdefault(index, []).append(begin + start)
         windows: dict[int, list[tuple[int, int]]] = {}
         for index in sorted(starts):
             margin = self._margins[index]

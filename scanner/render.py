@@ -120,10 +120,13 @@ class ResultWriter:
     """Write result records to a stream or a file in one format.
 
     Use as a context manager; call :meth:`write` per record. Streaming formats
-    (jsonl, csv, card) reach the file as they are written: the writer flushes
-    every ``FLUSH_ROWS`` records, at least every ``FLUSH_SECONDS`` and on
-    leaving (one flush per record cost more than scoring a short text). :meth:`durable` says how much of the
-    file is flushed, so a checkpoint never records a row the file may lack.
+    (jsonl, csv, card) written to a stream (standard output, a pipe) are
+    flushed after every record, so a reader downstream sees each row at once.
+    Written to a file, they are flushed every ``FLUSH_ROWS`` records, or with
+    the first record after ``FLUSH_SECONDS``, and on leaving: one flush per
+    record cost more than scoring a short text. :meth:`durable` says how much
+    of the file is flushed, so a checkpoint never records a row the file may
+    lack.
     """
 
     FLUSH_SECONDS = 0.25
@@ -186,7 +189,11 @@ class ResultWriter:
         if self._own is not None:
             self._written += len(text.encode("utf-8"))
         self._unflushed += 1
-        if self._unflushed >= self.FLUSH_ROWS or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS:
+        if (
+            self._own is None
+            or self._unflushed >= self.FLUSH_ROWS
+            or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS
+        ):
             self.flush()
 
     def flush(self) -> None:

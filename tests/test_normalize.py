@@ -281,3 +281,20 @@ def test_the_fast_evasion_searches_equal_the_full_regexes() -> None:
     for text in texts:
         assert _unleet_text(text) == _LEET.sub(_unleet, text), text
         assert _spaced_spans(text) == [m.span() for m in _SPACED.finditer(text)], text
+
+
+def test_offsets_are_exact_beyond_the_length_table() -> None:
+    """Tag characters, unassigned tag-block points and private-use planes: fold_char decides their length."""
+    assert normalize("ａ\U000e000a").offsets.tolist() == [0, 1, 2]  # kept (unassigned), not dropped
+    assert normalize("x\U000e0001y\U000f0000z\U000e0020").offsets.tolist() == [0, 2, 4, 6]  # dropped
+    rng = random.Random(11)
+    alphabet = "ａb \U000e0000\U000e0001\U000e0005\U000e0020\U000e007f\U000f0000\U00030000\U0001f600…"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 20)))
+        result = normalize(text)
+        offsets = result.offsets
+        if offsets is None:
+            continue
+        assert len(offsets) == len(result.text) + 1 and offsets[-1] == len(text), text
+        for i, char in enumerate(result.text):  # each character comes from one whose fold holds it
+            assert char in fold_char(text[offsets[i]]) or char == " ", (text, i)

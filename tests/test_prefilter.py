@@ -68,10 +68,14 @@ def test_pattern_set_finds_exactly_what_a_full_scan_finds() -> None:
         piece = " ".join(rng.choice(words) for _ in range(length)).lower()
         found = pattern_set._automaton.find_matches_as_indexes(piece, overlapping=True)
         if found:
-            listed = pattern_set._few_windows(found, len(piece))
+            listed = pattern_set._few_windows(found, 0, len(piece), len(piece))
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr("scanner.prefilter.SMALL_HITS", 0)
                 assert pattern_set._windows(piece) == listed, length
+                # Searched in slices (literals straddling a cut included), the windows are the same.
+                for slice_size in (1, 7, 100):
+                    patch.setattr("scanner.prefilter.SEARCH_SLICE", slice_size)
+                    assert pattern_set._windows(piece) == listed, (length, slice_size)
 
 
 def test_the_shipped_analysis_cache_is_current() -> None:
