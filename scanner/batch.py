@@ -21,6 +21,7 @@ a document twice or missing one; formats written at the end (.json, .xlsx,
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -243,7 +244,10 @@ def score_job(
             text, sha = document.text, document.sha256
             size = len(text.encode("utf-8", "surrogatepass"))
         result, prepared = analyze_text(text, model, doc_id=job.id, sha256=sha, explain=explain)
-        return Outcome(result, size, minhash(prepared) if signature else None)
+        outcome = Outcome(result, size, minhash(prepared) if signature else None)
+        if len(text) > _TRIM_AFTER_CHARS:
+            _release_memory()
+        return outcome
     except _Timeout:
         return Outcome(
             error_result(job.id, f"{job.id}: took longer than {timeout:g} s (--timeout); skipped", model), size
@@ -258,6 +262,31 @@ def score_job(
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+
+
+_TRIM_AFTER_CHARS = 200_000
+
+
+def _release_memory() -> None:
+    """Give the heap memory a long document used back to the system (glibc keeps freed arrays).
+
+    Without it a worker's resident size stays at the high-water mark of the largest filing so far.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
 
 
 def _main_thread() -> bool:

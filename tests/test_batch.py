@@ -232,3 +232,16 @@ def test_checkpoint_records_a_row_only_once_the_output_holds_it(tmp_path: Path) 
     flushed["bytes"] = 300
     checkpoint.close(remove=False)  # an interrupted run records what the output holds
     assert [e["id"] for e in Checkpoint(checkpoint.path).read()] == ["a", "b", "c"]
+
+
+def test_memory_is_released_after_a_long_document(monkeypatch: pytest.MonkeyPatch, default_model) -> None:
+    from scanner import batch
+
+    calls = []
+    monkeypatch.setattr(batch, "_release_memory", lambda: calls.append(1))
+    score_job(Job(id="short", text="Guaranteed 2% daily."), default_model)
+    assert calls == []
+    score_job(Job(id="long", text="Guaranteed 2% daily returns. " * 10_000), default_model)
+    assert calls == [1]
+    monkeypatch.undo()
+    batch._release_memory()  # glibc's malloc_trim, or nothing where there is none
