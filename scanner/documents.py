@@ -28,6 +28,7 @@ import numpy as np
 from charset_normalizer import from_bytes
 
 from scanner.errors import DocumentError
+from scanner.normalize import code_points
 
 if TYPE_CHECKING:
     from docx.document import Document as DocxDocument
@@ -445,7 +446,7 @@ def _binary_reason(data: bytes) -> str | None:
 def _control_reason(text: str) -> str | None:
     """Say why decoded text is binary (over 5% control characters), or None."""
     sample = text[:_SAMPLE]
-    codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(sample)
     controls = int(np.count_nonzero(_IS_CONTROL[codes[codes < len(_IS_CONTROL)]]))
     if controls <= 0.05 * len(sample):
         return None

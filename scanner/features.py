@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from scanner.normalize import chinese_characters, code_points
+
 # Word tokens: runs of letters and digits outside the CJK blocks (Chinese is
 # covered by the character n-grams), plus the signs that carry meaning in an
 # offer ("%", "$", "x" multipliers come out as their own token).
@@ -27,7 +29,6 @@ _WORD_CHAR = re.compile(r"[^\W_\u2e80-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud
 _SIGN = re.compile(r"[%$¥€£]")
 _WORD = re.compile(f"{_WORD_CHAR.pattern}+|{_SIGN.pattern}")
 _DIGITS = re.compile(r"\d+")
-_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
 _NON_CJK_RUN = re.compile(r"[^\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]+")
 
 # English function words: they carry a writer's style, not an offer's substance,
@@ -259,8 +260,7 @@ def char_ngram_hashes(text: str, low: int, high: int) -> list[np.ndarray]:
     """
     if not text:
         return []
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    return list(_ngram_hashes(codes, low, high, salt=0))
+    return list(_ngram_hashes(code_points(text).astype(np.uint64), low, high, salt=0))
 
 
 def _ngram_hashes(base: np.ndarray, low: int, high: int, salt: int) -> Iterator[np.ndarray]:
@@ -350,7 +350,7 @@ def _token_hashes(tokens: list[str], fold_digits: bool) -> np.ndarray:
     joined = "\x00".join(tokens)
     if fold_digits:
         joined = _DIGITS.sub("0", joined)
-    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    codes = code_points(joined).astype(np.uint64)
     separators = np.flatnonzero(codes == 0)
     starts = np.concatenate([[0], separators + 1])
     ends = np.concatenate([separators, [len(codes)]])
@@ -382,8 +382,7 @@ def _code_classes(codes: np.ndarray) -> np.ndarray:
         every = "".join(map(chr, range(0x10000)))
         table = np.zeros(0x10000, dtype=np.uint8)
         for bit, pattern in _CLASSES:
-            marked = pattern.sub("\x00", every).encode("utf-32-le", "surrogatepass")
-            table[np.frombuffer(marked, dtype=np.uint32) == 0] |= bit
+            table[code_points(pattern.sub("\x00", every)) == 0] |= bit
         table[0] = _class_of("\x00")
         _BMP_CLASSES.append(table)
     table = _BMP_CLASSES[0]
@@ -525,10 +524,6 @@ class Grams:
         return np.take(lookup, self.keys)  # (checks the table is big enough)
 
 
-def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-
-
 def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = None) -> Grams:
     """Hash the character and word n-grams of a prepared text.
 
@@ -549,10 +544,10 @@ def extract_grams(text: str, config: FeatureConfig, lookup: np.ndarray | None = 
     if lookup is not None and len(lookup) != config.n_buckets:
         raise ValueError(f"a lookup table of {len(lookup)} entries for {config.n_buckets} buckets")
     text = text[: config.max_chars]
-    codes = _codes(text)
+    codes = code_points(text)
     starts, ends, token_hashes = _text_tokens(codes, config.fold_digits, config.stop_words)
     char_text = text if config.char_scope == "all" else _NON_CJK_RUN.sub(" ", text)
-    char_codes = codes if char_text is text else _codes(char_text)
+    char_codes = codes if char_text is text else code_points(char_text)
     low, high = config.char_ngrams
     char_sizes = tuple(len(char_codes) - n + 1 for n in range(low, high + 1) if len(char_codes) >= n)
     low, high = config.word_ngrams
@@ -612,11 +607,6 @@ def hash_counts(text: str, config: FeatureConfig) -> tuple[np.ndarray, np.ndarra
     return unique.astype(np.int64), counts.astype(np.float64)
 
 
-def _nameable_chinese(codes: np.ndarray) -> np.ndarray:
-    """Which code points are Chinese characters (CJK ideographs, not punctuation)."""
-    return ((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
-
-
 def bucket_terms(grams: Grams, config: FeatureConfig, wanted: set[int]) -> dict[int, str]:
     """Name the n-grams of a text that fall in the ``wanted`` buckets (see :func:`gram_terms`)."""
     return gram_terms(grams, config, grams.buckets(), wanted, config.n_buckets)
@@ -674,8 +664,8 @@ def gram_terms(
         if not left:
             break
         if is_char and codes is None:
-            codes = np.frombuffer(grams.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            nameable = _nameable_chinese(codes)
+            codes = code_points(grams.text)
+            nameable = chinese_characters(codes)
             if not nameable.any():
                 break
         low, high = offsets[part], offsets[part + 1]

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scanner.errors import ScannerError
-from scanner.normalize import CONFUSABLES, Normalized, normalize
+from scanner.normalize import CONFUSABLES, Normalized, code_points, from_code_points, normalize
 from scanner.prefilter import LazyPattern, PatternSet
 
 CATEGORIES = ("illegal_fundraising", "pseudo_innovation")
@@ -259,16 +259,16 @@ def _join_wrapped_lines(text: str, lowered: str) -> str:
     """
     if "\n" not in text:
         return lowered
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    codes = code_points(text)
     breaks = np.flatnonzero(codes[1:-1] == 10) + 1  # a line feed with a character on each side
     follow = codes[breaks + 1]
     breaks = breaks[(follow >= ord("a")) & (follow <= ord("z"))]
     breaks = breaks[~np.isin(codes[breaks - 1], _SENTENCE_FINAL_CODES)]
     if not len(breaks):
         return lowered
-    joined = np.frombuffer(lowered.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    joined = code_points(lowered).copy()
     joined[breaks] = ord(" ")
-    return joined.tobytes().decode("utf-32-le", "surrogatepass")
+    return from_code_points(joined)
 
 
 def _lower_same_length(text: str) -> str:

@@ -155,7 +155,7 @@ class Normalized:
     def _first_stage(self) -> np.ndarray:
         """Each original character stands for len(fold) first-stage ones: repeat its index that often."""
         assert self._source is not None
-        codes = np.frombuffer(self._source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        codes = code_points(self._source)
         table = _lengths()
         inside = codes < len(table)
         if inside.all():
@@ -228,7 +228,7 @@ def normalize(text: str) -> Normalized:
     """
     # One look at every character (a table of classes) says which stages have work to do; each
     # stage then visits only the characters it changes.
-    codes = _codes(text)
+    codes = code_points(text)
     classes = _classes(codes)
     present = int(np.bitwise_or.reduce(classes)) if len(classes) else 0
     folded = text
@@ -237,14 +237,14 @@ def normalize(text: str) -> Normalized:
         codes = codes.copy()
         codes[(classes & _CONTROL) != 0] = ord(" ")
         classes = _classes(codes)
-        folded = _decode(codes)
+        folded = from_code_points(codes)
     source = None
     if present & _CHANGE:
         source = folded if present & _RESIZE else None
         codes = _fold_codes(codes, np.flatnonzero((classes & _CHANGE) != 0))
         classes = _classes(codes)
         present = int(np.bitwise_or.reduce(classes)) if len(classes) else 0
-        folded = _decode(codes)
+        folded = from_code_points(codes)
     # Chinese numerals that state a quantity become Arabic digits ("百分之三" is "3%").
     edits = None
     if present & _NUMERAL:
@@ -252,13 +252,13 @@ def normalize(text: str) -> Normalized:
         if found:
             edits = ([(start, end, len(new)) for start, end, new in found], len(folded))
             folded = _apply(folded, found)
-            classes = _classes(_codes(folded))
+            classes = _classes(code_points(folded))
     # Second stage, against keyword evasion: leetspeak inside words ("gu4rant33d", one for one)
     # and spaced-out letters ("g u a r a n t e e d", the separators removed).
     unleeted = _unleet_text(folded, classes)
     if unleeted != folded:
         folded = unleeted
-        classes = _classes(_codes(folded))
+        classes = _classes(code_points(folded))
     kept = None
     spaced = _spaced_spans(folded, classes)
     if spaced:
@@ -328,12 +328,19 @@ def _ranges(listed: str) -> list[tuple[int, int]]:
     return out
 
 
-def _codes(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of a text (uint32, lone surrogates included), for array operations."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _decode(codes: np.ndarray) -> str:
-    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+def from_code_points(codes: np.ndarray) -> str:
+    """The text of an array of code points (the inverse of :func:`code_points`)."""
+    return codes.astype(np.uint32, copy=False).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def chinese_characters(codes: np.ndarray) -> np.ndarray:
+    """Which code points are Chinese characters (CJK ideographs, not punctuation), as booleans."""
+    return ((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
 
 
 def _classes(codes: np.ndarray) -> np.ndarray:
@@ -389,8 +396,7 @@ def _fold_codes(codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 def _drop(text: str, mask: np.ndarray) -> str:
     """Keep the characters of ``text`` where ``mask`` is True (its last entry stands for the end)."""
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)[mask[:-1]]
-    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+    return from_code_points(code_points(text)[mask[:-1]])
 
 
 # A word with leet digits between its letters (not hex, not "web3": digits must sit inside letters).
@@ -421,7 +427,7 @@ def _unleet_text(text: str, classes: np.ndarray | None = None) -> str:
     text, so each window (the non-space run around a hint) gives the same result.
     """
     if classes is None:
-        classes = _classes(_codes(text))
+        classes = _classes(code_points(text))
     windows: list[tuple[int, int]] = []
     for at, after in _leet_hints(classes):
         if windows and at < windows[-1][1]:
@@ -471,7 +477,7 @@ def _spaced_spans(text: str, classes: np.ndarray | None = None) -> list[tuple[in
     or later.
     """
     if classes is None:
-        classes = _classes(_codes(text))
+        classes = _classes(code_points(text))
     if len(classes) < 6:
         return []
     pair = ((classes[:-1] & _SEPARATOR) != 0) & ((classes[1:] & _LETTER) != 0)  # a separator, then a letter

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,11 @@ from scanner.documents import ReadLimits, read_document
 from scanner.features import Grams, extract_grams, gram_terms
 from scanner.indicators import RedFlag, find_red_flags, indicator_features
 from scanner.model import RISK_CATEGORIES, Model
-from scanner.normalize import normalize
+from scanner.normalize import chinese_characters, code_points, normalize
 
 LEVELS = ("low", "medium", "high")
 TOP_TERMS = 8
 MIN_TERM_WEIGHT = 0.005  # smaller contributions to the log-odds are not worth naming
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -86,8 +82,8 @@ def detect_language(text: str) -> str:
     str
         "zh" or "en" (every non-Chinese filing is read with the English titles).
     """
-    codes = np.frombuffer(text[:20000].encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cjk = int(np.count_nonzero(((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))))
+    codes = code_points(text[:20000])
+    cjk = int(np.count_nonzero(chinese_characters(codes)))
     letter = ((codes | 0x20) >= ord("a")) & ((codes | 0x20) <= ord("z"))  # [A-Za-z]
     latin_words = int(np.count_nonzero(letter[1:] & ~letter[:-1])) + int(letter[:1].sum())  # runs of letters
     return "zh" if cjk and cjk >= latin_words else "en"

@@ -79,19 +79,19 @@ def test_class_table_matches_fold_char() -> None:
 
 
 def test_the_fold_stage_equals_folding_each_character() -> None:
-    from scanner.normalize import _CHANGE, _classes, _codes, _decode, _fold_codes
+    from scanner.normalize import _CHANGE, _classes, _fold_codes, code_points, from_code_points
 
     rng = random.Random(5)
     alphabet = "ab ,\t\n\u2026\u2122\ufb01\u200b\u00ad\uff10\uff21\u00a0\u201c萬\U0001d400\U0001f600\u0130\u01c5\u2460\u00e9\ud800"
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
     for text in texts:
-        codes = _codes(text)
-        folded = _decode(_fold_codes(codes, np.flatnonzero(_classes(codes) & _CHANGE)))
+        codes = code_points(text)
+        folded = from_code_points(_fold_codes(codes, np.flatnonzero(_classes(codes) & _CHANGE)))
         assert folded == "".join(fold_char(c) for c in text), text
 
 
 def test_the_hints_equal_the_regexes() -> None:
-    from scanner.normalize import _classes, _codes, _leet_hints
+    from scanner.normalize import _classes, _leet_hints, code_points
 
     leet_hint = re.compile(r"[013457@$]++[A-Za-z]")
     rng = random.Random(4)
@@ -100,7 +100,7 @@ def test_the_hints_equal_the_regexes() -> None:
         expected = [
             m.span() for m in leet_hint.finditer(text) if m.start() and text[m.start() - 1] in string.ascii_letters
         ]
-        assert _leet_hints(_classes(_codes(text))) == expected, text
+        assert _leet_hints(_classes(code_points(text))) == expected, text
 
 
 def test_normal_chinese_run_keeps_offsets() -> None:
