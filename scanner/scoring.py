@@ -105,9 +105,7 @@ def _sigmoid(value: float) -> float:
     return exp / (1.0 + exp)
 
 
-def vectorize(
-    model: Model, grams: Grams, flags: list[RedFlag], gram_columns: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def vectorize(model: Model, grams: Grams, flags: list[RedFlag]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Compute a document's model features.
 
     Parameters
@@ -117,8 +115,6 @@ def vectorize(
         The document's n-grams (:func:`scanner.features.extract_grams`).
     flags : list of RedFlag
         The document's red flags under the model's indicator table.
-    gram_columns : numpy.ndarray, optional
-        ``grams.columns(model.lookup())`` when the caller has it already.
 
     Returns
     -------
@@ -127,7 +123,7 @@ def vectorize(
         L2-normalised weights, and the scaled indicator features.
     """
     extra = np.asarray(indicator_features(flags, model.indicators), dtype=np.float64) * model.indicator_scale
-    columns = grams.columns(model.lookup()) if gram_columns is None else gram_columns
+    columns = grams.columns(model.lookup())  # no work when extracted with the lookup
     n_columns = len(model.buckets)  # also the column of every n-gram the model does not keep
     if len(columns) * 16 < n_columns:
         # A short text: sorting its few n-grams beats scanning a count for every column.
@@ -170,9 +166,7 @@ def predict_probability(
     return risk, _sigmoid(category)
 
 
-def _top_terms(
-    model: Model, grams: Grams, columns: np.ndarray, values: np.ndarray, gram_columns: np.ndarray | None = None
-) -> tuple[Term, ...]:
+def _top_terms(model: Model, grams: Grams, columns: np.ndarray, values: np.ndarray) -> tuple[Term, ...]:
     if len(columns) == 0:
         return ()
     contributions = values * model.risk_coef[columns]
@@ -184,8 +178,7 @@ def _top_terms(
     else:
         order = np.argsort(-contributions, kind="stable")
     strong = [int(i) for i in order if contributions[i] >= MIN_TERM_WEIGHT]
-    if gram_columns is None:
-        gram_columns = grams.columns(model.lookup())
+    gram_columns = grams.columns(model.lookup())
     names = gram_terms(grams, model.config, gram_columns, {int(columns[i]) for i in strong}, len(model.buckets))
     terms: list[Term] = []
     seen: set[str] = set()
@@ -254,9 +247,8 @@ def analyze_text(
     lowered = normalized.text.lower()  # shared by the indicators and the n-grams
     flags = find_red_flags(text, language=language, indicators=model.indicators, normalized=normalized, lowered=lowered)
     prepared = " ".join(lowered.split())  # prepare_text(normalized.text), lower-cased once
-    grams = extract_grams(prepared, model.config, model.lookup())
-    gram_columns = grams.keys
-    columns, values, extra = vectorize(model, grams, flags, gram_columns)
+    grams = extract_grams(prepared, model.config, model.lookup())  # mapped to the model's columns
+    columns, values, extra = vectorize(model, grams, flags)
     risk, illegal = predict_probability(model, columns, values, extra)
     level = level_for(risk, model.thresholds)
     category_scores = {RISK_CATEGORIES[0]: round(illegal, 4), RISK_CATEGORIES[1]: round(1.0 - illegal, 4)}
@@ -269,7 +261,7 @@ def analyze_text(
         category=category,
         category_scores=category_scores,
         red_flags=tuple(flags),
-        top_terms=_top_terms(model, grams, columns, values, gram_columns) if explain else (),
+        top_terms=_top_terms(model, grams, columns, values) if explain else (),
         language=language,
         model=model.label,
         probability=risk,
