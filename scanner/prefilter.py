@@ -380,10 +380,7 @@ class PatternSet:
             for pattern, more in self._slice_windows(text, begin, begin + SEARCH_SLICE).items():
                 merged = windows.setdefault(pattern, [])
                 for low, high in more:
-                    if merged and low <= merged[-1][1]:
-                        merged[-1] = (merged[-1][0], max(merged[-1][1], high))
-                    else:
-                        merged.append((low, high))
+                    _add_window(merged, low, high)
         return windows
 
     def _slice_windows(self, text: str, begin: int, end: int) -> dict[int, list[tuple[int, int]]]:
@@ -433,10 +430,14 @@ class PatternSet:
             margin = self._margins[index]
             merged: list[tuple[int, int]] = []
             for start in sorted(starts[index]):
-                low, high = max(0, start - margin), min(size, start + margin + 1)
-                if merged and low <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(merged[-1][1], high))
-                else:
-                    merged.append((low, high))
+                _add_window(merged, max(0, start - margin), min(size, start + margin + 1))
             windows[index] = merged
         return windows
+
+
+def _add_window(windows: list[tuple[int, int]], low: int, high: int) -> None:
+    """Append ``[low, high)`` to windows in order of ``low``, merged with the last when they touch."""
+    if windows and low <= windows[-1][1]:
+        windows[-1] = (windows[-1][0], max(windows[-1][1], high))
+    else:
+        windows.append((low, high))
